@@ -1,0 +1,1 @@
+"""CLI sub-commands: each module has HELP, EXAMPLES, configure() and run()."""

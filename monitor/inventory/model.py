@@ -1,0 +1,544 @@
+"""The inventory model: what people write in inventory.yaml, validated whole.
+
+Shape (see examples/mpp-paser.yaml for a complete building)::
+
+    defaults: {interval: 30s, timeout: 5s, down_after: 2, up_after: 2}
+    sites:
+      - id: paser
+        name: MPP Kabupaten Paser
+        timezone: Asia/Makassar
+        service_hours: {days: [mon, tue, wed, thu, fri], open: "08:00", close: "16:00"}
+        closed_days: {holidays: ID, extra: [2026-03-20]}
+        network_team: kominfo
+        teams: [{id, name, channels: [...]}]
+        links: [{id, name, provider, team, source, anchors: [...], degraded: {loss, latency}}]
+        infrastructure: [{id, name, kind, address, checks, parent}]
+        agencies: [{id, name, team, applications: [{id, name, url | address, links, ...}]}]
+        counters: [{number, agency, name, switch, devices: [{id, kind, address, checks}]}]
+        maintenance: [{id, scope: {team|agency|counter|link|entity|target: X}, start/end | weekly}]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+from probes.settings import Seconds, SecretRef
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def _check_id(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ValueError(
+            f"invalid id {value!r}: use lower-case letters, digits, '-' and '_' "
+            "(start with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+
+
+def _check_host(value: str) -> str:
+    """A literal IPv4/IPv6 address or a DNS host name."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if re.match(r"^\d+(\.\d+){3}$", value):
+        raise ValueError(f"invalid IP address {value!r}")
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*\.?$", value):
+        raise ValueError(f"invalid address {value!r}: expected an IP address or a host name")
+    return value
+
+
+Host = Annotated[str, AfterValidator(_check_host)]
+
+
+def _check_ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"invalid IP address {value!r}") from None
+    return value
+
+
+IpAddress = Annotated[str, AfterValidator(_check_ip)]
+
+
+def _check_url(value: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"invalid URL {value!r}: expected http://host/... or https://host/...")
+    if parts.username or parts.password:
+        raise ValueError("credentials in a URL are not allowed: use basic_auth with env/file")
+    host = parts.hostname
+    _check_host(host)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"invalid port in URL {value!r}") from None
+    return value
+
+
+Url = Annotated[str, AfterValidator(_check_url)]
+
+
+def _check_hostport(value: str) -> str:
+    m = re.match(r"^\[([0-9a-fA-F:.]+)\]:(\d+)$", value) or re.match(r"^([^:\[\]]+):(\d+)$", value)
+    if not m:
+        raise ValueError(f"invalid address {value!r}: expected host:port or [v6]:port")
+    _check_host(m.group(1))
+    if not 1 <= int(m.group(2)) <= 65535:
+        raise ValueError(f"invalid port in {value!r}: must be 1-65535")
+    return value
+
+
+HostPort = Annotated[str, AfterValidator(_check_hostport)]
+
+
+def _parse_ratio(value: Any) -> Any:
+    """Accept 0.05 or "5%"."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        try:
+            return float(value.strip()[:-1]) / 100.0
+        except ValueError:
+            raise ValueError(f"invalid percentage {value!r}") from None
+    return value
+
+
+Ratio = Annotated[float, BeforeValidator(_parse_ratio), Field(ge=0.0, le=1.0)]
+PositiveSeconds = Annotated[Seconds, Field(gt=0)]
+
+
+class Strict(BaseModel):
+    """Base: unknown keys are errors, values are immutable after load."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Defaults(Strict):
+    """Defaults for every target, overridable per check."""
+
+    interval: PositiveSeconds = 30.0
+    timeout: PositiveSeconds = 5.0
+    down_after: int = Field(default=2, ge=1, le=100)
+    up_after: int = Field(default=2, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> Defaults:
+        if self.timeout >= self.interval:
+            raise ValueError(
+                f"timeout ({self.timeout:g}s) must be less than interval ({self.interval:g}s)"
+            )
+        return self
+
+
+def _parse_clock(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        # YAML 1.1 reads 08:00 unquoted as sexagesimal minutes: 480
+        return dt.time(value // 60 % 24, value % 60)
+    if isinstance(value, str):
+        m = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
+        if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
+            raise ValueError(f"invalid time of day {value!r}: expected HH:MM")
+        if int(m.group(1)) == 24:
+            if int(m.group(2)):
+                raise ValueError(f"invalid time of day {value!r}")
+            return dt.time(23, 59, 59, 999999)
+        return dt.time(int(m.group(1)), int(m.group(2)))
+    return value
+
+
+Clock = Annotated[dt.time, BeforeValidator(_parse_clock)]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class ServiceHours(Strict):
+    """When the building serves citizens (site local time)."""
+
+    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+    open: Clock = dt.time(8, 0)
+    close: Clock = dt.time(16, 0)
+    # per-day overrides, e.g. {fri: {open: "08:00", close: "11:30"}}
+    overrides: dict[Weekday, DayHours] = {}
+
+    @model_validator(mode="after")
+    def _order(self) -> ServiceHours:
+        if self.close <= self.open:
+            raise ValueError(f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M})")
+        return self
+
+
+class DayHours(Strict):
+    open: Clock
+    close: Clock
+
+    @model_validator(mode="after")
+    def _order(self) -> DayHours:
+        if self.close <= self.open:
+            raise ValueError(f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M})")
+        return self
+
+
+class ClosedDays(Strict):
+    """Days the building is closed: a country's public holidays plus extra dates."""
+
+    holidays: str | None = "ID"  # country code for the `holidays` library; null for none
+    subdivision: str | None = None
+    extra: list[dt.date] = []  # cuti bersama, local closures...
+
+    @field_validator("holidays")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"unknown holiday calendar {value!r} (use a country code such as ID)")
+        return value
+
+
+def _inline_secret(value: Any) -> Any:
+    if isinstance(value, str):
+        raise ValueError(
+            "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"
+        )
+    return value
+
+
+class Channel(Strict):
+    """A way to reach a team. Secrets are referenced by env/file, never inline."""
+
+    kind: Literal["telegram", "whatsapp", "email", "webhook"]
+    # telegram: chat_id + token; whatsapp: to (number or group id) + gateway + token;
+    # email: to; webhook: url (+ optional token)
+    chat_id: str | None = None
+    to: str | None = None
+    gateway: Literal["waha", "fonnte"] | None = None
+    gateway_url: Url | None = None
+    session: str | None = None  # WAHA session name
+    url: Url | None = None
+    token: Annotated[SecretRef | None, BeforeValidator(_inline_secret)] = None
+    severity: list[Literal["critical", "warning", "info"]] = ["critical", "warning"]
+
+    @model_validator(mode="after")
+    def _fields_for_kind(self) -> Channel:
+        need: dict[str, tuple[str, ...]] = {
+            "telegram": ("chat_id", "token"),
+            "whatsapp": ("to", "gateway", "token"),
+            "email": ("to",),
+            "webhook": ("url",),
+        }
+        missing = [f for f in need[self.kind] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"a {self.kind} channel needs: {', '.join(missing)}")
+        return self
+
+
+class Team(Strict):
+    id: Id
+    name: str
+    channels: list[Channel] = []
+
+
+class CheckSpec(Strict):
+    """One check of an entity: the long form. Short forms: "icmp", "tcp:3389", a URL."""
+
+    probe: Literal["icmp", "tcp", "http", "dns"]
+    name: Id | None = None  # target suffix; defaults to the probe kind (tcp: tcp-PORT)
+    address: str | None = None  # overrides the entity's address
+    port: int | None = Field(default=None, ge=1, le=65535)
+    url: Url | None = None
+    interval: PositiveSeconds | None = None
+    timeout: PositiveSeconds | None = None
+    settings: dict[str, Any] = {}  # validated against the probe kind's settings
+
+
+def _parse_check(value: Any) -> Any:
+    if isinstance(value, str):
+        v = value.strip()
+        if v in ("icmp", "ping"):
+            return {"probe": "icmp"}
+        m = re.match(r"^tcp:(\d+)$", v)
+        if m:
+            return {"probe": "tcp", "port": int(m.group(1))}
+        if v.startswith(("http://", "https://")):
+            return {"probe": "http", "url": v}
+        raise ValueError(
+            f"invalid check {value!r}: expected icmp, tcp:PORT, an http(s):// URL, or a mapping"
+        )
+    return value
+
+
+Check = Annotated[CheckSpec, BeforeValidator(_parse_check)]
+
+
+class Anchor(Strict):
+    """Something on the internet a link is probed against (ICMP by default)."""
+
+    name: Id | None = None
+    address: str  # host/IP for icmp and dns (the resolver), URL for http
+    probe: Literal["icmp", "tcp", "http", "dns"] = "icmp"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    interval: PositiveSeconds | None = None
+    timeout: PositiveSeconds | None = None
+    settings: dict[str, Any] = {}
+
+
+def _parse_anchor(value: Any) -> Any:
+    if isinstance(value, str):
+        if value.startswith(("http://", "https://")):
+            return {"address": value, "probe": "http"}
+        return {"address": value}
+    return value
+
+
+class Degraded(Strict):
+    """A link is degraded above these (loss ratio or "5%", median RTT)."""
+
+    loss: Ratio = 0.05
+    latency: PositiveSeconds = 0.15
+
+
+class Link(Strict):
+    id: Id
+    name: str
+    provider: str = ""
+    team: Id | None = None  # default: the site's network team (Kominfo)
+    kind: Literal["isp", "dedicated", "vpn"] = "isp"
+    source: IpAddress | None = None  # source address to probe through this uplink
+    anchors: list[Annotated[Anchor, BeforeValidator(_parse_anchor)]] = Field(min_length=1)
+    degraded: Degraded = Degraded()
+    bandwidth_mbps: float | None = Field(default=None, gt=0)
+
+
+class InfraDevice(Strict):
+    id: Id
+    name: str
+    kind: Literal["router", "firewall", "core_switch", "switch", "access_point", "server"]
+    address: Host
+    team: Id | None = None  # default: the site's network team
+    parent: Id | None = None  # the infra device it hangs off (e.g. core switch)
+    location: str = ""
+    checks: list[Check] = [CheckSpec(probe="icmp")]
+
+
+class Application(Strict):
+    id: Id
+    name: str
+    url: Url | None = None
+    address: HostPort | None = None  # tcp host:port for non-HTTP applications
+    links: list[Id] = []  # reached through these links (all down -> unreachable)
+    local: bool = False  # served inside the building: depends on `switch`, not links
+    switch: Id | None = None
+    critical: bool = True  # counters cannot serve without it
+    interval: PositiveSeconds | None = None
+    timeout: PositiveSeconds | None = None
+    latency_budget: PositiveSeconds | None = None
+    expect_status: list[Annotated[int, Field(ge=100, le=599)]] = []
+    body_match: list[str] = []
+    cert_warning_days: int = Field(default=14, ge=0)
+    settings: dict[str, Any] = {}  # more probe settings (http or tcp)
+    health_check_confirmed: bool = False  # has the agency confirmed this URL?
+
+    @model_validator(mode="after")
+    def _one_address(self) -> Application:
+        if (self.url is None) == (self.address is None):
+            raise ValueError("give exactly one of 'url' (HTTP) or 'address' (TCP host:port)")
+        for pattern in self.body_match:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+        return self
+
+
+class Agency(Strict):
+    id: Id
+    name: str
+    short_name: str = ""
+    team: Id
+    applications: list[Application] = []
+
+
+class Device(Strict):
+    id: Id  # unique within the counter: pc, printer, antrian...
+    kind: Literal[
+        "pc",
+        "printer",
+        "queue_display",
+        "card_reader",
+        "camera",
+        "scanner",
+        "signature_pad",
+        "edc",
+        "other",
+    ] = "pc"
+    name: str = ""
+    address: str  # may use {n} / {n+K} for the counter number in a range
+    checks: list[Check] = [CheckSpec(probe="icmp")]
+
+
+class CounterSpec(Strict):
+    """One counter (number) or a range of identical counters (numbers: "1-4")."""
+
+    number: int | None = Field(default=None, ge=1, le=999)
+    numbers: str | None = None  # "1-4": a range sharing agency/switch/device templates
+    name: str = ""
+    agency: Id
+    switch: Id | None = None
+    devices: list[Device] = []
+
+    @model_validator(mode="after")
+    def _one_number(self) -> CounterSpec:
+        if (self.number is None) == (self.numbers is None):
+            raise ValueError("give exactly one of 'number' or 'numbers' (a range like 1-4)")
+        if self.numbers is not None:
+            m = re.match(r"^\s*(\d+)\s*-\s*(\d+)\s*$", self.numbers)
+            if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) <= 999:
+                raise ValueError(f"invalid range {self.numbers!r}: expected FIRST-LAST, e.g. 1-4")
+        return self
+
+    def number_list(self) -> list[int]:
+        """The counter numbers this entry describes."""
+        if self.number is not None:
+            return [self.number]
+        assert self.numbers is not None
+        first, last = (int(x) for x in self.numbers.split("-"))
+        return list(range(first, last + 1))
+
+
+class Scope(Strict):
+    """What a maintenance window covers: exactly one of these."""
+
+    team: Id | None = None
+    agency: Id | None = None
+    counter: int | None = None
+    link: Id | None = None
+    entity: str | None = None  # an entity id such as paser/infra/sw-core
+    target: str | None = None  # a target id
+    site: bool = False  # the whole site
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Scope:
+        given = [k for k, v in self.model_dump().items() if v not in (None, False)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of team, agency, counter, link, entity, target, site"
+            )
+        return self
+
+
+class Weekly(Strict):
+    days: list[Weekday] = Field(min_length=1)
+    start: Clock
+    end: Clock
+
+    @model_validator(mode="after")
+    def _order(self) -> Weekly:
+        if self.end <= self.start:
+            raise ValueError(f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M})")
+        return self
+
+
+class Maintenance(Strict):
+    """A planned window: one-off (start/end, site local time) or weekly."""
+
+    id: Id
+    description: str = ""
+    scope: Scope
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    weekly: Weekly | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Maintenance:
+        if self.weekly is None:
+            if self.start is None or self.end is None:
+                raise ValueError("give start and end (a one-off window) or weekly")
+            if self.end <= self.start:
+                raise ValueError(f"end ({self.end}) must be after start ({self.start})")
+        elif self.start is not None or self.end is not None:
+            raise ValueError("give either start/end or weekly, not both")
+        return self
+
+
+class Site(Strict):
+    id: Id
+    name: str
+    timezone: str = "Asia/Makassar"
+    address: str = ""
+    service_hours: ServiceHours = ServiceHours()
+    closed_days: ClosedDays = ClosedDays()
+    network_team: Id = "kominfo"
+    manager_team: Id | None = None
+    teams: list[Team] = Field(min_length=1)
+    links: list[Link] = []
+    infrastructure: list[InfraDevice] = []
+    agencies: list[Agency] = []
+    counters: list[CounterSpec] = []
+    maintenance: list[Maintenance] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Makassar)") from None
+        return value
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The site's time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class WebConfig(Strict):
+    """Optional TLS and basic auth for our own endpoints (Prometheus web-config style)."""
+
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    basic_auth_users: dict[str, str] = {}  # user -> bcrypt hash
+
+
+class Inventory(Strict):
+    """The whole validated file."""
+
+    defaults: Defaults = Defaults()
+    sites: list[Site] = Field(min_length=1)
+    public_url: Url | None = None  # where the status page is reachable (links in messages)
+    runbook_url: Url | None = None
+
+    def site(self, site_id: str) -> Site:
+        """Return the site with this id (KeyError if absent)."""
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
+
+
+# forward references
+Channel.model_rebuild()
+ServiceHours.model_rebuild()

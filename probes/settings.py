@@ -1,0 +1,133 @@
+"""Per-kind probe settings, validated by the inventory (unknown keys are errors)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept 1.5, "1.5", "150ms", "30s", "5m", "1h", "1d" and return seconds (float)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 500ms or 5m")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        m = _DURATION.match(value)
+        if not m:
+            raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 500ms, 5m, 1h")
+        return float(m.group(1)) * _UNIT[m.group(2)]
+    return value
+
+
+# Seconds as float; the YAML may say 30s, 500ms, 5m.
+Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Strict):
+    """A secret read from an environment variable or a file, never written inline."""
+
+    env: str | None = None
+    file: Path | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of 'env' or 'file'")
+        return self
+
+    def get(self) -> str:
+        """Return the secret's value (raises LookupError naming only the source)."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise LookupError(f"environment variable {self.env} is not set")
+            return value
+        assert self.file is not None
+        try:
+            return self.file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise LookupError(f"cannot read secret file {self.file}: {exc.strerror}") from None
+
+    def __repr__(self) -> str:
+        return f"SecretRef(env={self.env!r})" if self.env else f"SecretRef(file={self.file!r})"
+
+
+IpFamily = Literal["ip4", "ip6", "auto"]
+
+
+class IcmpSettings(_Strict):
+    """Several echoes per run: loss and RTT statistics, not only up/down."""
+
+    count: int = Field(default=3, ge=1, le=100)
+    spacing: Seconds = Field(default=0.2, gt=0, le=10)  # seconds between echoes
+    payload_size: int = Field(default=56, ge=0, le=1472)
+    source: str | None = None  # source address (per-uplink probing)
+    family: IpFamily = "ip4"
+    # fail the probe when loss exceeds this ratio (1.0 = only total loss fails)
+    max_loss: float = Field(default=1.0, ge=0, le=1)
+
+
+class TlsSettings(_Strict):
+    enabled: bool = False
+    server_name: str | None = None
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+
+
+class TcpSettings(_Strict):
+    source: str | None = None
+    family: IpFamily = "auto"
+    tls: TlsSettings = TlsSettings()
+    send: str | None = None  # sent after connect (\n escapes allowed)
+    expect: str | None = None  # regex the response must match
+    max_read_bytes: int = Field(default=64 * 1024, ge=1)
+
+
+class BasicAuth(_Strict):
+    username: str
+    password: SecretRef
+
+
+class HttpSettings(_Strict):
+    method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
+    headers: dict[str, str] = {}
+    body: str | None = None
+    basic_auth: BasicAuth | None = None
+    bearer_token: SecretRef | None = None
+    valid_status_codes: list[int] = []  # empty: any 2xx
+    body_must_match: list[str] = []  # regexes
+    body_must_not_match: list[str] = []
+    required_headers: dict[str, str] = {}  # header name -> regex
+    latency_budget: Seconds | None = Field(default=None, gt=0)  # seconds; over it: reason "slow"
+    follow_redirects: bool = True
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    max_header_bytes: int = Field(default=16 * 1024, ge=256)
+    ca_file: Path | None = None
+    insecure_skip_verify: bool = False
+    cert_warning_days: int = Field(default=14, ge=0)
+    source: str | None = None
+    family: IpFamily = "auto"
+
+
+class DnsSettings(_Strict):
+    query_name: str
+    query_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV"] = "A"
+    transport: Literal["udp", "tcp"] = "udp"
+    port: int = Field(default=53, ge=1, le=65535)
+    valid_rcodes: list[str] = ["NOERROR"]
+    min_answers: int = Field(default=1, ge=0)
+    source: str | None = None
+    recursion_desired: bool = True
