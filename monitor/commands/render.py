@@ -1,0 +1,97 @@
+"""`mpp-monitor render`: Alertmanager and Prometheus configuration from the inventory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+HELP = "render alertmanager.yml or prometheus.yml from the inventory"
+EXAMPLES = """\
+  mpp-monitor render alertmanager --config examples/mpp-paser.yaml > alertmanager.yml
+  mpp-monitor render alertmanager --config inv.yaml --notifier-url http://10.0.0.5:9469 \\
+      --out /etc/prometheus/alertmanager.yml
+  mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
+      --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
+"""
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the render command's arguments."""
+    parser.add_argument("what", choices=["alertmanager", "prometheus"])
+    parser.add_argument("--config", required=True, metavar="FILE", help="inventory file")
+    parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    am = parser.add_argument_group("alertmanager")
+    am.add_argument(
+        "--notifier-url",
+        default="http://127.0.0.1:9469",
+        help="base URL of mpp-monitor's notifier webhook (default %(default)s)",
+    )
+    am.add_argument(
+        "--off-hours",
+        choices=["critical", "all", "none"],
+        default="critical",
+        help="what notifies outside service hours and on closed days (default %(default)s)",
+    )
+    am.add_argument("--group-wait", default="30s")
+    am.add_argument("--group-interval", default="5m")
+    am.add_argument("--repeat-interval", default="4h")
+    am.add_argument("--smtp-smarthost", default="localhost:25")
+    am.add_argument("--smtp-from", default="mpp-monitor@localhost")
+    am.add_argument(
+        "--holiday-years",
+        default="",
+        help="comma-separated years for closed-day intervals (default: this year and next)",
+    )
+    pr = parser.add_argument_group("prometheus")
+    pr.add_argument("--monitor", action="append", default=[], metavar="HOST:PORT")
+    pr.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT")
+    pr.add_argument("--rules", action="append", default=[], metavar="FILE")
+    pr.add_argument("--scrape-interval", default="15s")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the render command."""
+    from monitor.inventory import ConfigError, load_plan
+    from monitor.render import RenderOptions, render_alertmanager, render_prometheus
+
+    try:
+        plan = load_plan(args.config)
+    except ConfigError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        return 1
+    inv = plan.inventory
+    if args.what == "alertmanager":
+        try:
+            years = tuple(int(y) for y in args.holiday_years.split(",") if y.strip())
+        except ValueError:
+            print(f"mpp-monitor: invalid --holiday-years {args.holiday_years!r}", file=sys.stderr)
+            return 2
+        opts = RenderOptions(
+            notifier_url=args.notifier_url,
+            off_hours=args.off_hours,
+            group_wait=args.group_wait,
+            group_interval=args.group_interval,
+            repeat_interval=args.repeat_interval,
+            smtp_smarthost=args.smtp_smarthost,
+            smtp_from=args.smtp_from,
+            holiday_years=years,
+        )
+        text = render_alertmanager(inv, opts)
+    else:
+        text = render_prometheus(
+            inv,
+            monitor_targets=args.monitor or ["127.0.0.1:9469"],
+            alertmanager=args.alertmanager or ["127.0.0.1:9093"],
+            rule_files=args.rules or [str(ROOT / "alerts" / "mpp-rules.yml")],
+            scrape_interval=args.scrape_interval,
+        )
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

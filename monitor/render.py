@@ -1,0 +1,282 @@
+"""Render Alertmanager and Prometheus configuration from the inventory.
+
+What depends on the inventory (routes and receivers per team, service-hours time intervals,
+the scrape job) is rendered here; the alert rules themselves are generic and committed in
+``alerts/``.
+
+A switch or router that fails makes what hangs off it ``unreachable`` in the monitor's state
+(not ``down``), and alerts fire only on ``down``: so dependency silencing is done before
+Alertmanager, per entity, rather than by a site-wide inhibition that would also silence
+counters on other switches. ``MppSiteOffline`` inhibits the internet-dependent alerts.
+
+Routing: one route per (site, team) matching the ``site`` and ``team`` labels the alert rules
+carry; critical alerts always notify; warning/info notify only inside the site's service
+hours and never on closed days (configurable with ``off_hours``). Receivers deliver through
+the monitor's own notifier webhook (Indonesian messages, WhatsApp/Telegram gateways with
+tokens from the environment), or Alertmanager's e-mail where a team has an e-mail channel.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ruamel.yaml import YAML
+from ruamel.yaml.compat import StringIO
+
+from monitor.inventory.model import Inventory, Site
+
+WEBHOOK_PATH = "/api/v1/alerts/webhook/{team}"
+_DAY_NAMES = {
+    "mon": "monday",
+    "tue": "tuesday",
+    "wed": "wednesday",
+    "thu": "thursday",
+    "fri": "friday",
+    "sat": "saturday",
+    "sun": "sunday",
+}
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+
+# Alerts silenced while their site is offline (no uplink at all): what depends on internet.
+_SITE_OFFLINE_SILENCES = (
+    "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow|MppCounterCannotServe"
+)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Knobs for the rendered Alertmanager configuration."""
+
+    notifier_url: str = "http://127.0.0.1:9469"
+    off_hours: Literal["critical", "all", "none"] = "critical"  # what notifies off-hours
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+    smtp_smarthost: str = "localhost:25"
+    smtp_from: str = "mpp-monitor@localhost"
+    holiday_years: tuple[int, ...] = ()  # default: this year and next
+
+
+def _dump(data: Any, header: str) -> str:
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 120
+    buf = StringIO()
+    yaml.dump(data, buf)
+    return header + buf.getvalue()
+
+
+def _service_interval(site: Site) -> list[dict[str, Any]]:
+    hours = site.service_hours
+    out: list[dict[str, Any]] = []
+    for day in hours.days:
+        o = hours.overrides.get(day)
+        start, end = (o.open, o.close) if o else (hours.open, hours.close)
+        out.append(
+            {
+                "weekdays": [_DAY_NAMES[day]],
+                "times": [{"start_time": f"{start:%H:%M}", "end_time": _end(end)}],
+                "location": site.timezone,
+            }
+        )
+    return out
+
+
+def _end(t: dt.time) -> str:
+    return "24:00" if t >= dt.time(23, 59) else f"{t:%H:%M}"
+
+
+def closed_dates(site: Site, years: tuple[int, ...]) -> list[dt.date]:
+    """Public holidays and extra closed dates of a site in the given years."""
+    dates = {d for d in site.closed_days.extra if d.year in years}
+    if site.closed_days.holidays:
+        import holidays
+
+        cal = holidays.country_holidays(
+            site.closed_days.holidays, subdiv=site.closed_days.subdivision, years=list(years)
+        )
+        dates.update(cal.keys())
+    return sorted(dates)
+
+
+def _closed_interval(site: Site, years: tuple[int, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "years": [str(d.year)],
+            "months": [_MONTHS[d.month - 1]],
+            "days_of_month": [str(d.day)],
+            "location": site.timezone,
+        }
+        for d in closed_dates(site, years)
+    ]
+
+
+def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> dict[str, Any]:
+    team = next(t for t in site.teams if t.id == team_id)
+    base = opts.notifier_url.rstrip("/")
+    rec: dict[str, Any] = {"name": f"{site.id}-{team.id}"}
+    deliver_via_notifier = any(c.kind in ("telegram", "whatsapp", "webhook") for c in team.channels)
+    if deliver_via_notifier:
+        rec["webhook_configs"] = [
+            {
+                "url": base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}",
+                "send_resolved": True,
+                "max_alerts": 50,
+            }
+        ]
+    emails = [c.to for c in team.channels if c.kind == "email" and c.to]
+    if emails:
+        rec["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
+    return rec
+
+
+def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> dict[str, Any]:
+    """The alertmanager.yml content as a dict."""
+    opts = opts or RenderOptions()
+    this_year = dt.datetime.now(dt.UTC).year
+    years = opts.holiday_years or (this_year, this_year + 1)
+    receivers: list[dict[str, Any]] = [{"name": "blackhole"}]
+    time_intervals: list[dict[str, Any]] = []
+    site_routes: list[dict[str, Any]] = []
+    inhibit: list[dict[str, Any]] = []
+    for site in inv.sites:
+        hours_name = f"{site.id}-service-hours"
+        closed_name = f"{site.id}-closed-days"
+        time_intervals.append({"name": hours_name, "time_intervals": _service_interval(site)})
+        closed = _closed_interval(site, years)
+        if closed:
+            time_intervals.append({"name": closed_name, "time_intervals": closed})
+        team_routes: list[dict[str, Any]] = []
+        for team in site.teams:
+            rec = _receiver(inv, site, team.id, opts)
+            receivers.append(rec)
+            route: dict[str, Any] = {
+                "matchers": [f'team="{team.id}"'],
+                "receiver": rec["name"],
+            }
+            if opts.off_hours != "all":
+                quiet: dict[str, Any] = {
+                    "receiver": rec["name"],
+                    "active_time_intervals": [hours_name],
+                }
+                if closed:
+                    quiet["mute_time_intervals"] = [closed_name]
+                if opts.off_hours == "critical":
+                    route["routes"] = [
+                        {"matchers": ['severity="critical"'], "receiver": rec["name"]},
+                        quiet,
+                    ]
+                else:
+                    route["routes"] = [quiet]
+            team_routes.append(route)
+        site_routes.append(
+            {"matchers": [f'site="{site.id}"'], "receiver": "blackhole", "routes": team_routes}
+        )
+    inhibit.extend(
+        [
+            {
+                # no uplink at all: one "site offline" page to Kominfo, not one per agency
+                "source_matchers": ['alertname="MppSiteOffline"'],
+                "target_matchers": [f'alertname=~"{_SITE_OFFLINE_SILENCES}"'],
+                "equal": ["site"],
+            },
+            {
+                # a link that is down is not also "degraded"
+                "source_matchers": ['alertname="MppLinkDown"'],
+                "target_matchers": ['alertname="MppLinkDegraded"'],
+                "equal": ["site", "link"],
+            },
+            {
+                # the monitor itself down: its own probe alerts are meaningless
+                "source_matchers": ['alertname=~"MppMonitorDown|MppMonitorAbsent"'],
+                "target_matchers": ['alertname="MppProbesStale"'],
+                "equal": ["site"],
+            },
+            {
+                "source_matchers": ['severity="critical"'],
+                "target_matchers": ['severity=~"warning|info"'],
+                "equal": ["site", "alertname", "entity"],
+            },
+        ]
+    )
+    return {
+        "global": {
+            "resolve_timeout": "5m",
+            "smtp_smarthost": opts.smtp_smarthost,
+            "smtp_from": opts.smtp_from,
+            "smtp_require_tls": False,
+        },
+        "route": {
+            "receiver": "blackhole",
+            "group_by": ["site", "team"],
+            "group_wait": opts.group_wait,
+            "group_interval": opts.group_interval,
+            "repeat_interval": opts.repeat_interval,
+            "routes": site_routes,
+        },
+        "receivers": receivers,
+        "inhibit_rules": inhibit,
+        "time_intervals": time_intervals,
+    }
+
+
+def render_alertmanager(inv: Inventory, opts: RenderOptions | None = None) -> str:
+    """alertmanager.yml text for the inventory."""
+    return _dump(
+        alertmanager_config(inv, opts),
+        "# Rendered by `mpp-monitor render alertmanager` from the inventory: do not edit,\n"
+        "# re-render after changing teams or channels. Check with `amtool check-config`.\n",
+    )
+
+
+def prometheus_config(
+    inv: Inventory,
+    *,
+    monitor_targets: list[str],
+    alertmanager: list[str],
+    rule_files: list[str],
+    scrape_interval: str = "15s",
+) -> dict[str, Any]:
+    """prometheus.yml content: the mpp-monitor scrape job, rules and Alertmanager."""
+    sites = ",".join(s.id for s in inv.sites)
+    return {
+        "global": {
+            "scrape_interval": scrape_interval,
+            "evaluation_interval": scrape_interval,
+            "external_labels": {"mpp_sites": sites},
+        },
+        "rule_files": rule_files,
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanager}]}]},
+        "scrape_configs": [
+            {
+                "job_name": "mpp-monitor",
+                "scrape_interval": scrape_interval,
+                "scrape_timeout": "10s" if scrape_interval not in ("1s", "2s", "5s") else "1s",
+                "static_configs": [{"targets": monitor_targets}],
+                "metric_relabel_configs": [],
+            }
+        ],
+    }
+
+
+def render_prometheus(inv: Inventory, **kwargs: Any) -> str:
+    """prometheus.yml text for the inventory."""
+    return _dump(
+        prometheus_config(inv, **kwargs),
+        "# Rendered by `mpp-monitor render prometheus`. Check with `promtool check config`.\n",
+    )
