@@ -24,6 +24,7 @@ def _load(rel: str) -> ModuleType | None:
     spec = importlib.util.spec_from_file_location(rel.replace("/", "_")[:-3], path)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
     sys.path.insert(0, str(path.parent))
     try:
         spec.loader.exec_module(module)

@@ -1,0 +1,153 @@
+"""Every dashboard query, with its variables substituted, runs on a real Prometheus and has data.
+
+Prometheus (Debian's binary) scrapes ``metrics_source()`` every second. Today that is the
+synthetic exposition of tests/dashboards/synthetic.py; to prove the dashboards against the
+running service, make ``metrics_source`` start mpp-monitor (e.g. the demo's simulated MPP)
+and yield its /metrics URL: nothing else here changes.
+
+Queries run twice: once with every multi-value variable on "All" (must parse and, unless
+marked possibly empty in dashboards/build.py, return data) and once with each variable on
+its first concrete value (must parse). Variable queries must return values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import urllib.parse
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.dashboards import boards
+from tests.dashboards.boards import DASHBOARD_FILES, NO_QUERY_TYPES
+from tests.dashboards.promserver import PromServer, start_prometheus
+from tests.dashboards.synthetic import SyntheticMonitor, serve_metrics
+
+JOB = "mpp-monitor"
+MIN_SCRAPES = 5  # enough samples for rate()/increase() over $__rate_interval
+
+pytestmark = pytest.mark.slow
+
+
+@contextlib.contextmanager
+def metrics_source() -> Iterator[str]:
+    """The /metrics URL Prometheus scrapes (the one place to swap for the real service)."""
+    with serve_metrics(SyntheticMonitor().render) as url:
+        yield url
+
+
+def scrape_config(url: str) -> str:
+    """A Prometheus config scraping one /metrics URL every second."""
+    parts = urllib.parse.urlsplit(url)
+    return f"""\
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: {JOB}
+    metrics_path: {parts.path}
+    static_configs:
+      - targets: ["{parts.netloc}"]
+"""
+
+
+@pytest.fixture(scope="module")
+def prom() -> Iterator[PromServer]:
+    with metrics_source() as url, start_prometheus(scrape_config(url)) as server:
+        server.wait_for(f'up{{job="{JOB}"}} == 1', timeout=30)
+        # Wait for several scrapes (polling with a deadline: Prometheus has no push event).
+        server.wait_for(
+            f'count_over_time(up{{job="{JOB}"}}[1m]) >= {MIN_SCRAPES}',
+            timeout=30,
+        )
+        yield server
+
+
+@pytest.fixture(scope="module")
+def possibly_empty() -> frozenset[tuple[str, str, str]]:
+    marks: frozenset[tuple[str, str, str]] = boards.load_build().possibly_empty()
+    return marks
+
+
+def resolve_variables(
+    prom: PromServer, dashboard: dict[str, Any], failures: list[str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Ask Prometheus for each variable's values; return ("All" values, first values)."""
+    all_values: dict[str, str] = dict(boards.BUILTINS)
+    first_values: dict[str, str] = dict(boards.BUILTINS)
+    for var in boards.variables(dashboard):
+        name = var["name"]
+        if var["type"] == "datasource":
+            continue
+        selector, label = boards.parse_label_values(var["query"])
+        # Chained variables (agency -> counter) filter on the values chosen before them.
+        every = prom.label_values(
+            label, boards.substitute(selector, all_values) if selector else None
+        )
+        if not every:
+            failures.append(f"{dashboard['title']} / variable {name}: no values ({var['query']})")
+            every = ["no-value"]
+        narrowed = prom.label_values(
+            label, boards.substitute(selector, first_values) if selector else None
+        )
+        first_values[name] = (narrowed or every)[0]
+        if var.get("includeAll"):
+            all_values[name] = var.get("allValue") or "(" + "|".join(every) + ")"
+        else:
+            all_values[name] = every[0]
+    return all_values, first_values
+
+
+def _check_leftovers(q: boards.Query, expr: str, failures: list[str]) -> bool:
+    left = {n for n in boards.used_variables(expr) if not n.isdigit()}
+    if left:
+        failures.append(f"{q.where()}: unsubstituted variables {sorted(left)}\n    {expr}")
+    return not left
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=[p.stem for p in DASHBOARD_FILES])
+def test_every_query_parses_and_returns_data(
+    prom: PromServer, possibly_empty: frozenset[tuple[str, str, str]], path: Any
+) -> None:
+    dashboard = boards.load(path)
+    failures: list[str] = []
+    all_values, first_values = resolve_variables(prom, dashboard, failures)
+    checked = 0
+    for q in boards.queries(dashboard):
+        checked += 1
+        expr = boards.substitute(q.expr, all_values)
+        if not _check_leftovers(q, expr, failures):
+            continue
+        resp = prom.query_raw(expr)
+        if not resp.ok:
+            failures.append(f"{q.where()}: {resp.error_type}: {resp.error}\n    {expr}")
+        elif not resp.result and (q.uid, q.panel, q.ref_id) not in possibly_empty:
+            failures.append(f"{q.where()}: no data (not marked possibly empty)\n    {expr}")
+        # The same query with single values (what a repeated panel or a picked value sends).
+        single = boards.substitute(q.expr, first_values)
+        resp = prom.query_raw(single)
+        if not resp.ok:
+            failures.append(f"{q.where()} (single values): {resp.error}\n    {single}")
+    for ann in dashboard.get("annotations", {}).get("list", []):
+        if ann.get("expr"):
+            resp = prom.query_raw(boards.substitute(ann["expr"], all_values))
+            if not resp.ok:
+                failures.append(f"{dashboard['title']} / annotation {ann['name']}: {resp.error}")
+    assert checked == sum(
+        len(p.get("targets", []))
+        for p in boards.panels(dashboard)
+        if p["type"] not in NO_QUERY_TYPES
+    )
+    assert not failures, "\n".join(failures)
+
+
+def test_the_check_catches_a_broken_and_an_empty_query(prom: PromServer) -> None:
+    # The test above must be able to fail: a syntax error and an unknown metric are caught.
+    bad = prom.query_raw('sum by (site (mpp_site_internet_up{site=~".*"})')
+    assert not bad.ok and bad.error_type == "bad_data"
+    empty = prom.query_raw("mpp_no_such_metric")
+    assert empty.ok and empty.result == []
+    good = prom.query_raw('mpp_counter_can_serve{counter="2"}')
+    assert good.ok and [s["value"][1] for s in good.result] == ["0"]  # the synthetic fault
