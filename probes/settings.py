@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -29,6 +36,19 @@ def parse_duration(value: Any) -> Any:
 
 # Seconds as float; the YAML may say 30s, 500ms, 5m.
 Seconds = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _check_regex(value: str) -> str:
+    """Reject a regular expression Python cannot compile, naming the error."""
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
+    return value
+
+
+# A regular expression (re.search semantics), checked when the config is loaded.
+Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
 class _Strict(BaseModel):
@@ -91,7 +111,7 @@ class TcpSettings(_Strict):
     family: IpFamily = "auto"
     tls: TlsSettings = TlsSettings()
     send: str | None = None  # sent after connect (\n escapes allowed)
-    expect: str | None = None  # regex the response must match
+    expect: Regex | None = None  # regex the response must match
     max_read_bytes: int = Field(default=64 * 1024, ge=1)
 
 
@@ -107,9 +127,9 @@ class HttpSettings(_Strict):
     basic_auth: BasicAuth | None = None
     bearer_token: SecretRef | None = None
     valid_status_codes: list[int] = []  # empty: any 2xx
-    body_must_match: list[str] = []  # regexes
-    body_must_not_match: list[str] = []
-    required_headers: dict[str, str] = {}  # header name -> regex
+    body_must_match: list[Regex] = []  # regexes
+    body_must_not_match: list[Regex] = []
+    required_headers: dict[str, Regex] = {}  # header name -> regex
     latency_budget: Seconds | None = Field(default=None, gt=0)  # seconds; over it: reason "slow"
     follow_redirects: bool = True
     max_redirects: int = Field(default=5, ge=0, le=30)
