@@ -253,12 +253,15 @@ def prometheus_config(
     scrape_interval: str = "15s",
 ) -> dict[str, Any]:
     """prometheus.yml content: the mpp-monitor scrape job, rules and Alertmanager."""
-    sites = ",".join(s.id for s in inv.sites)
+    # Alerts about the monitor itself (down, not scraped, reload failed) carry no site or team
+    # of their own: they take them from the external labels, so they reach the team that
+    # operates the monitor (the first site's network team, Kominfo) instead of nobody.
+    first = inv.sites[0]
     return {
         "global": {
             "scrape_interval": scrape_interval,
             "evaluation_interval": scrape_interval,
-            "external_labels": {"mpp_sites": sites},
+            "external_labels": {"site": first.id, "team": first.network_team},
         },
         "rule_files": rule_files,
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanager}]}]},

@@ -67,3 +67,19 @@ def test_bad_inventory_is_reported_not_rendered(tmp_path: Path) -> None:
     assert proc.stdout == ""
     assert f"{inv}:1:" in proc.stderr and "sites[0].id: invalid id 'Bad Id'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_monitor_alerts_reach_the_network_team(tmp_path: Path) -> None:
+    from monitor.inventory import load_plan
+    from monitor.render import prometheus_config
+
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY)
+    cfg = prometheus_config(
+        load_plan(inv).inventory,
+        monitor_targets=["127.0.0.1:9469"],
+        alertmanager=["127.0.0.1:9093"],
+        rule_files=[],
+    )
+    # MppMonitorDown & co. take site/team from here (alerts/mpp-rules.yml)
+    assert cfg["global"]["external_labels"] == {"site": "paser", "team": "kominfo"}

@@ -1,0 +1,258 @@
+"""Alertmanager webhook payloads, and the short messages made from them.
+
+A message says what (the alert's summary), where (site, counter, agency, link, device), since
+when (site local time, WITA for ``Asia/Makassar``), who owns it (the ``team`` label) and the
+runbook link; a resolved alert becomes a "PULIH" message with the outage's span. Bahasa
+Indonesia by default, English on request. Plain text: no markup, so inventory names and
+label values cannot inject formatting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from monitor.notify.channels import Language
+
+Status = Literal["firing", "resolved"]
+DEFAULT_TIMEZONE = "Asia/Makassar"
+MAX_TEXT = 4000  # Telegram's limit is 4096 characters; WhatsApp's is larger
+
+
+class WebhookAlert(BaseModel):
+    """One alert of an Alertmanager webhook notification (payload version 4)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    status: Status
+    labels: dict[str, str] = {}
+    annotations: dict[str, str] = {}
+    starts_at: dt.datetime | None = Field(default=None, alias="startsAt")
+    ends_at: dt.datetime | None = Field(default=None, alias="endsAt")
+    fingerprint: str = ""
+
+
+class AlertGroup(BaseModel):
+    """An Alertmanager webhook notification: one group of alerts (payload version 4)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    version: str = "4"
+    group_key: str = Field(default="", alias="groupKey")
+    truncated_alerts: int = Field(default=0, alias="truncatedAlerts", ge=0)
+    status: Status
+    receiver: str = ""
+    group_labels: dict[str, str] = Field(default={}, alias="groupLabels")
+    common_labels: dict[str, str] = Field(default={}, alias="commonLabels")
+    common_annotations: dict[str, str] = Field(default={}, alias="commonAnnotations")
+    external_url: str = Field(default="", alias="externalURL")
+    alerts: list[WebhookAlert] = Field(min_length=1)
+
+
+# (kind, id) -> human name, kinds: site, team, agency, link, entity
+Names = Mapping[tuple[str, str], str]
+
+
+@dataclass(frozen=True)
+class Formatter:
+    """Turns alert groups into message text; names and time zones come from the inventory."""
+
+    names: Names = field(default_factory=dict)
+    timezones: Mapping[str, str] = field(default_factory=dict)  # site -> IANA zone
+    default_timezone: str = DEFAULT_TIMEZONE
+    max_alerts: int = 10
+
+    def zone(self, site: str) -> zoneinfo.ZoneInfo:
+        """The site's time zone (the default zone for unknown sites)."""
+        return zoneinfo.ZoneInfo(self.timezones.get(site, self.default_timezone))
+
+    def render(self, alerts: Sequence[WebhookAlert], language: Language, truncated: int = 0) -> str:
+        """The message for these alerts (one group, already filtered for the channel)."""
+        words = _WORDS[language]
+        firing = [a for a in alerts if a.status == "firing"]
+        resolved = [a for a in alerts if a.status == "resolved"]
+        parts: list[str] = []
+        if len(alerts) > 1:
+            first = alerts[0].labels
+            where = self._name("site", first.get("site", ""))
+            owner = self._name("team", first.get("team", ""))
+            counts = [
+                words["n_firing"].format(n=len(firing)) if firing else "",
+                words["n_resolved"].format(n=len(resolved)) if resolved else "",
+            ]
+            head = "🔴" if firing else "✅"
+            line = f"{head} {', '.join(c for c in counts if c)}"
+            if where:
+                line += f" · {where}"
+            if owner:
+                line += f" · {words['team']} {owner}"
+            parts.append(line)
+        ordered = firing + resolved
+        for alert in ordered[: self.max_alerts]:
+            parts.append(self._alert(alert, language))
+        hidden = len(ordered) - self.max_alerts + truncated
+        if hidden > 0:
+            parts.append(words["more"].format(n=hidden))
+        text = "\n\n".join(parts)
+        return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+    def _name(self, kind: str, ident: str) -> str:
+        return self.names.get((kind, ident), ident) if ident else ""
+
+    def _alert(self, alert: WebhookAlert, language: Language) -> str:
+        words = _WORDS[language]
+        labels, notes = alert.labels, alert.annotations
+        suffix = "_en" if language == "en" else ""
+        summary = (
+            notes.get("summary" + suffix) or notes.get("summary") or labels.get("alertname", "?")
+        )
+        severity = labels.get("severity", "")
+        zone = self.zone(labels.get("site", ""))
+        lines: list[str] = []
+        if alert.status == "firing":
+            icon = _ICONS.get(severity, "🔴")
+            tag = words.get(severity, severity.upper() or words["alert"])
+            lines.append(f"{icon} {tag}: {summary}")
+            description = notes.get("description" + suffix) or notes.get("description")
+            if description:
+                lines.append(description)
+        else:
+            lines.append(f"✅ {words['resolved']}: {summary}")
+        where = self._where(labels, language)
+        if where:
+            lines.append(f"{words['where']}: {where}")
+        start = _real_time(alert.starts_at)
+        end = _real_time(alert.ends_at)
+        if alert.status == "firing" and start:
+            lines.append(f"{words['since']}: {_when(start, zone, language)}")
+        elif start and end:
+            span = _span(start, end, zone, language)
+            lines.append(f"{words['outage']}: {span} ({_duration(end - start, language)})")
+        owner = self._name("team", labels.get("team", ""))
+        if owner:
+            lines.append(f"{words['owner']}: {words['team']} {owner}")
+        runbook = notes.get("runbook_url")
+        if runbook and alert.status == "firing":
+            lines.append(f"{words['runbook']}: {runbook}")
+        return "\n".join(lines)
+
+    def _where(self, labels: Mapping[str, str], language: Language) -> str:
+        words = _WORDS[language]
+        parts: list[str] = []
+        if labels.get("site"):
+            parts.append(self._name("site", labels["site"]))
+        if labels.get("counter"):
+            parts.append(f"{words['counter']} {labels['counter']}")
+        if labels.get("agency"):
+            parts.append(self._name("agency", labels["agency"]))
+        if labels.get("link"):
+            parts.append(f"{words['link']} {self._name('link', labels['link'])}")
+        entity = labels.get("entity", "")
+        if entity and labels.get("kind") != "link" and ("entity", entity) in self.names:
+            parts.append(self.names[("entity", entity)])
+        return " · ".join(parts)
+
+
+_ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+
+_WORDS: dict[Language, dict[str, str]] = {
+    "id": {
+        "critical": "KRITIS",
+        "warning": "PERINGATAN",
+        "info": "INFO",
+        "alert": "GANGGUAN",
+        "resolved": "PULIH",
+        "where": "Lokasi",
+        "since": "Sejak",
+        "outage": "Gangguan",
+        "owner": "Penanggung jawab",
+        "team": "tim",
+        "runbook": "Panduan",
+        "counter": "Gerai",
+        "link": "Link",
+        "n_firing": "{n} gangguan aktif",
+        "n_resolved": "{n} pulih",
+        "more": "… dan {n} peringatan lain",
+    },
+    "en": {
+        "critical": "CRITICAL",
+        "warning": "WARNING",
+        "info": "INFO",
+        "alert": "ALERT",
+        "resolved": "RESOLVED",
+        "where": "Where",
+        "since": "Since",
+        "outage": "Outage",
+        "owner": "Owner",
+        "team": "team",
+        "runbook": "Runbook",
+        "counter": "Counter",
+        "link": "Link",
+        "n_firing": "{n} firing",
+        "n_resolved": "{n} resolved",
+        "more": "… and {n} more alert(s)",
+    },
+}
+
+_DAYS: dict[Language, tuple[str, ...]] = {
+    "id": ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
+_MONTHS: dict[Language, tuple[str, ...]] = {
+    "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+}
+
+
+def _real_time(value: dt.datetime | None) -> dt.datetime | None:
+    # Alertmanager sends 0001-01-01T00:00:00Z for "no end yet"
+    if value is None or value.year < 2000:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _date(t: dt.datetime, language: Language) -> str:
+    return f"{_DAYS[language][t.weekday()]} {t.day} {_MONTHS[language][t.month - 1]} {t.year}"
+
+
+def _when(t: dt.datetime, zone: zoneinfo.ZoneInfo, language: Language) -> str:
+    local = t.astimezone(zone)
+    return f"{_date(local, language)} {local:%H:%M} {local.tzname()}"
+
+
+def _span(start: dt.datetime, end: dt.datetime, zone: zoneinfo.ZoneInfo, language: Language) -> str:
+    a, b = start.astimezone(zone), end.astimezone(zone)
+    if a.date() == b.date():
+        return f"{_date(a, language)} {a:%H:%M}–{b:%H:%M} {b.tzname()}"
+    return f"{_when(a, zone, language)} – {_when(b, zone, language)}"
+
+
+def _duration(delta: dt.timedelta, language: Language) -> str:
+    minutes = max(0, round(delta.total_seconds() / 60))
+    days, rest = divmod(minutes, 1440)
+    hours, mins = divmod(rest, 60)
+    units = ("hari", "jam", "menit") if language == "id" else ("d", "h", "min")
+    parts = [f"{v} {u}" for v, u in zip((days, hours, mins), units, strict=True) if v]
+    return " ".join(parts[:2]) or f"0 {units[2]}"
+
+
+def filter_alerts(
+    alerts: Sequence[WebhookAlert],
+    severities: Sequence[str],
+    send_resolved: bool,
+) -> list[WebhookAlert]:
+    """The alerts a channel wants: its severities (alerts without one pass), resolved or not."""
+    keep: list[WebhookAlert] = []
+    for a in alerts:
+        severity = a.labels.get("severity")
+        if severity is not None and severity not in severities:
+            continue
+        if a.status == "resolved" and not send_resolved:
+            continue
+        keep.append(a)
+    return keep

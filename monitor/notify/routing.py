@@ -1,0 +1,60 @@
+"""The notifier's routing (channels per team, display names, site time zones) and how it is
+built from the expanded plan."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from monitor.notify.channels import Channel, from_inventory_channel
+from monitor.notify.messages import Names
+
+if TYPE_CHECKING:
+    from monitor.targets import Plan
+
+TeamKey = tuple[str, str]  # (site, team): team ids are per site in the inventory
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who gets what: channels per (site, team), display names, site time zones."""
+
+    channels: Mapping[TeamKey, Sequence[Channel]] = field(default_factory=dict)
+    names: Names = field(default_factory=dict)
+    timezones: Mapping[str, str] = field(default_factory=dict)
+
+
+def routing_from_plan(plan: Plan) -> Routing:
+    """Channels per (site, team), names of sites/teams/agencies/links/entities, site zones.
+
+    Raises ValueError naming the site, team and channel when a channel cannot be delivered
+    (e.g. a WAHA channel without ``gateway_url``).
+    """
+    channels: dict[TeamKey, list[Channel]] = {}
+    names: dict[tuple[str, str], str] = {}
+    timezones: dict[str, str] = {}
+    for site in plan.inventory.sites:
+        timezones[site.id] = site.timezone
+        names[("site", site.id)] = site.name
+        for team in site.teams:
+            names.setdefault(("team", team.id), team.name)
+            converted: list[Channel] = []
+            for i, ch in enumerate(team.channels):
+                try:
+                    converted.append(from_inventory_channel(ch))
+                except (ValueError, ValidationError) as exc:
+                    first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
+                    raise ValueError(
+                        f"site {site.id} team {team.id} channel {i + 1} ({ch.kind}): {first}"
+                    ) from None
+            channels[(site.id, team.id)] = converted
+        for agency in site.agencies:
+            names.setdefault(("agency", agency.id), agency.short_name or agency.name)
+        for link in site.links:
+            names.setdefault(("link", link.id), link.name)
+    for entity in plan.entities.values():
+        names[("entity", entity.id)] = entity.name
+    return Routing(channels=channels, names=names, timezones=timezones)

@@ -1,0 +1,163 @@
+"""Channel models: strict validation, secrets by reference, names, inventory conversion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from monitor.inventory import load_plan
+from monitor.inventory.model import Channel as InventoryChannel
+from monitor.notify import (
+    FonnteChannel,
+    TelegramChannel,
+    WahaChannel,
+    channel_names,
+    from_inventory_channel,
+    parse_channel,
+    routing_from_plan,
+)
+from probes.settings import SecretRef
+
+
+def test_each_kind_validates() -> None:
+    tg = parse_channel({"kind": "telegram", "chat_id": -100123, "token": {"env": "TG"}})
+    assert isinstance(tg, TelegramChannel)
+    assert tg.chat_id == "-100123"
+    assert tg.base_url == "https://api.telegram.org"
+    assert tg.severity == ["critical", "warning"]
+    waha = parse_channel(
+        {"kind": "waha", "base_url": "http://127.0.0.1:3000/", "chat_id": "+628111"}
+    )
+    assert isinstance(waha, WahaChannel)
+    assert waha.base_url == "http://127.0.0.1:3000"
+    assert waha.chat == "628111@c.us"
+    group = parse_channel({"kind": "waha", "base_url": "http://w", "chat_id": "1203@g.us"})
+    assert isinstance(group, WahaChannel) and group.chat == "1203@g.us"
+    fonnte = parse_channel({"kind": "fonnte", "target": "628111", "token": {"file": "/run/t"}})
+    assert isinstance(fonnte, FonnteChannel)
+    assert fonnte.base_url == "https://api.fonnte.com"
+    assert parse_channel({"kind": "email", "to": ["it@bpjs.example.id"]}).kind == "email"
+    assert parse_channel({"kind": "webhook", "url": "https://hooks.example/x"}).kind == "webhook"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"kind": "telegram", "chat_id": "1", "token": "123:abc"}, "never written inline"),
+        ({"kind": "telegram", "chat_id": "1", "token": {"env": "T"}, "tokn": 1}, "tokn"),
+        ({"kind": "sms", "to": "1"}, "does not match any of the expected tags"),
+        ({"kind": "webhook", "url": "ftp://x/y"}, "invalid URL"),
+        ({"kind": "webhook", "url": "http://u:p@x/y"}, "credentials in a URL"),
+        ({"kind": "email", "to": ["not-an-address"]}, "invalid e-mail"),
+        ({"kind": "waha", "base_url": "http://w", "chat_id": "1", "name": "Bad Name"}, "name"),
+        ({"kind": "fonnte", "target": "1", "token": {"env": "A", "file": "/b"}}, "exactly one"),
+    ],
+)
+def test_bad_channels_are_rejected(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        parse_channel(data)
+    assert message in str(exc.value)
+
+
+def test_the_token_is_not_in_the_repr() -> None:
+    ch = parse_channel({"kind": "telegram", "chat_id": "1", "token": {"env": "TG_TOKEN"}})
+    assert "TG_TOKEN" in repr(ch)  # the reference, not a value
+    assert isinstance(ch.token, SecretRef)
+
+
+def test_channel_names_default_to_kind_and_are_unique() -> None:
+    chans = [
+        parse_channel({"kind": "waha", "base_url": "http://w", "chat_id": "1"}),
+        parse_channel({"kind": "fonnte", "target": "2", "token": {"env": "F"}}),
+        parse_channel({"kind": "telegram", "chat_id": "3", "token": {"env": "T"}}),
+        parse_channel({"kind": "webhook", "url": "http://h", "name": "sink"}),
+    ]
+    assert channel_names(chans) == ["whatsapp", "whatsapp-2", "telegram", "sink"]
+    twice = [chans[3], chans[3]]
+    with pytest.raises(ValueError, match="two channels are named 'sink'"):
+        channel_names(twice)
+
+
+def test_inventory_channels_convert() -> None:
+    waha = InventoryChannel.model_validate(
+        {
+            "kind": "whatsapp",
+            "to": 628111,
+            "gateway": "waha",
+            "gateway_url": "http://127.0.0.1:3000",
+            "session": "mpp",
+            "token": {"env": "WAHA_KEY"},
+            "severity": ["critical"],
+        }
+    )
+    out = from_inventory_channel(waha)
+    assert isinstance(out, WahaChannel)
+    assert (out.base_url, out.chat_id, out.session, out.severity) == (
+        "http://127.0.0.1:3000",
+        "628111",
+        "mpp",
+        ["critical"],
+    )
+    assert out.api_key == SecretRef(env="WAHA_KEY")
+    fonnte = InventoryChannel.model_validate(
+        {"kind": "whatsapp", "to": "628222", "gateway": "fonnte", "token": {"env": "FONNTE"}}
+    )
+    f = from_inventory_channel(fonnte)
+    assert isinstance(f, FonnteChannel) and f.target == "628222"
+    assert f.base_url == "https://api.fonnte.com"
+    email = InventoryChannel.model_validate({"kind": "email", "to": "it@bpjs.example.id"})
+    assert from_inventory_channel(email).kind == "email"
+
+
+INVENTORY = """\
+sites:
+  - id: paser
+    name: MPP Kabupaten Paser
+    teams:
+      - id: kominfo
+        name: Diskominfo
+        channels:
+          - {kind: telegram, chat_id: "-100123", token: {env: TG_TOKEN}}
+      - id: it-bpjs
+        name: IT BPJS
+        channels:
+          - {kind: whatsapp, to: "628111", gateway: waha, gateway_url: "http://127.0.0.1:3000",
+             token: {env: WAHA_KEY}}
+          - {kind: email, to: it@bpjs.example.id}
+    links:
+      - {id: isp-a, name: Telkom Astinet, anchors: [192.0.2.1]}
+    agencies:
+      - {id: bpjs, name: BPJS Kesehatan, team: it-bpjs}
+"""
+
+
+def test_routing_from_a_real_plan(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(INVENTORY)
+    routing = routing_from_plan(load_plan(path))
+    assert sorted(routing.channels) == [("paser", "it-bpjs"), ("paser", "kominfo")]
+    kinds = [c.kind for c in routing.channels[("paser", "it-bpjs")]]
+    assert kinds == ["waha", "email"]
+    assert routing.names[("team", "it-bpjs")] == "IT BPJS"
+    assert routing.names[("agency", "bpjs")] == "BPJS Kesehatan"
+    assert routing.names[("link", "isp-a")] == "Telkom Astinet"
+    assert routing.names[("site", "paser")] == "MPP Kabupaten Paser"
+    assert routing.timezones == {"paser": "Asia/Makassar"}
+
+
+def test_routing_names_a_channel_it_cannot_deliver(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(INVENTORY.replace(', gateway_url: "http://127.0.0.1:3000"', ""))
+    with pytest.raises(ValueError, match=r"site paser team it-bpjs channel 1 \(whatsapp\)"):
+        routing_from_plan(load_plan(path))
+
+
+def test_notifier_settings_reject_an_unknown_zone() -> None:
+    from monitor.notify import NotifierSettings
+
+    with pytest.raises(ValidationError, match="unknown time zone 'Asia/Paser'"):
+        NotifierSettings(default_timezone="Asia/Paser")
+    with pytest.raises(ValidationError, match="queue_siz"):
+        NotifierSettings.model_validate({"queue_siz": 10})
