@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -12,6 +13,7 @@ from pydantic import BaseModel, ValidationError
 from monitor.inventory.load import ConfigError, Document, ErrorItem, Loc, load_inventory
 from monitor.inventory.model import (
     ID_RE,
+    TEMPLATE_RE,
     Anchor,
     CheckSpec,
     Inventory,
@@ -28,7 +30,20 @@ SETTINGS: dict[str, type[BaseModel]] = {
     "http": HttpSettings,
     "dns": DnsSettings,
 }
-_TEMPLATE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
+_TEMPLATE = TEMPLATE_RE
+
+
+# Headers whose value is a credential: written inline they would reach `targets --json`.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
+
+
+def _numbers_text(numbers: list[int]) -> str:
+    """[3] -> "counter 3"; [3, 4, 5] -> "counters 3-5"; [3, 5] -> "counters 3, 5"."""
+    if len(numbers) == 1:
+        return f"counter {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"counters {numbers[0]}-{numbers[-1]}"
+    return "counters " + ", ".join(str(n) for n in numbers)
 
 
 def counter_label(number: int) -> str:
@@ -64,8 +79,14 @@ class _Expander:
 
     def ref(self, value: str | None, known: set[str], loc: Loc, what: str) -> None:
         if value is not None and value not in known:
-            choices = ", ".join(sorted(known)) or "none defined"
-            self.err(loc, f"unknown {what} {value!r} (known: {choices})")
+            close = difflib.get_close_matches(value, sorted(known), n=1)
+            if close:
+                hint = f"did you mean {close[0]!r}?"
+            elif len(known) <= 12:
+                hint = "known: " + (", ".join(sorted(known)) or "none defined")
+            else:
+                hint = f"{len(known)} defined, e.g. " + ", ".join(sorted(known)[:5])
+            self.err(loc, f"unknown {what} {value!r} ({hint})")
 
     def run(self) -> None:
         self.unique(((s.id, ("sites", i, "id")) for i, s in enumerate(self.inv.sites)), "site")
@@ -163,9 +184,26 @@ class _Expander:
                         "a local application depends on its switch, "
                         "not on links: remove 'links' or 'local'",
                     )
+                elif app.local and app.switch is None:
+                    self.err(
+                        (*aloc, "local"),
+                        "a local application needs 'switch': the infrastructure device "
+                        "it is reached through",
+                    )
+                elif app.switch is not None and not app.local:
+                    self.err(
+                        (*aloc, "switch"),
+                        "'switch' is for applications served inside the building: "
+                        "add 'local: true' or use 'links'",
+                    )
                 if app.critical:
                     apps_of.setdefault(agency.id, []).append(eid)
-                parents = tuple(f"{site.id}/link/{x}" for x in app.links)
+                # reached through its links; with none given, through the site's ISP uplinks
+                # (an internet outage must not be charged to the agency)
+                via = app.links or (
+                    [] if app.local else [x.id for x in site.links if x.kind == "isp"]
+                )
+                parents = tuple(f"{site.id}/link/{x}" for x in via)
                 if app.switch:
                     parents = (f"{site.id}/infra/{app.switch}",)
                 labels = _labels(
@@ -191,21 +229,29 @@ class _Expander:
             self.unique(
                 ((d.id, (*loc, "devices", k, "id")) for k, d in enumerate(spec.devices)), "device"
             )
+            nloc: Loc = (*loc, "number" if spec.number is not None else "numbers")
+            overlaps: dict[int, list[int]] = {}  # line of the earlier entry -> numbers
             for n in spec.number_list():
                 if n in numbers:
-                    line, _ = self.doc.position(numbers[n])
-                    self.err(
-                        (*loc, "number" if spec.number else "numbers"),
-                        f"counter {n} overlaps a counter defined at line {line}",
-                    )
+                    overlaps.setdefault(self.doc.position(numbers[n])[0], []).append(n)
+            for line, taken in overlaps.items():
+                self.err(
+                    nloc,
+                    f"{_numbers_text(taken)} {'is' if len(taken) == 1 else 'are'} "
+                    f"already defined at line {line}",
+                )
+            for n in spec.number_list():
+                if n in numbers:
                     continue
-                numbers[n] = (*loc, "number" if spec.number else "numbers")
+                numbers[n] = nloc
                 team = agency_team.get(spec.agency, "")
                 clabel = counter_label(n)
                 dev_ids: list[str] = []
                 for k, device in enumerate(spec.devices):
                     dloc = (*loc, "devices", k)
-                    address = self.template(device.address, n, (*dloc, "address"))
+                    address = self.template(
+                        device.address, n, (*dloc, "address"), ranged=spec.numbers is not None
+                    )
                     if address is None:
                         continue
                     eid = f"{site.id}/device/gerai-{clabel}-{device.id}"
@@ -230,7 +276,14 @@ class _Expander:
                     )
                     dev_ids.append(eid)
                     self.checks(
-                        site, device.checks, address, eid, labels, (*dloc, "checks"), template_n=n
+                        site,
+                        device.checks,
+                        address,
+                        eid,
+                        labels,
+                        (*dloc, "checks"),
+                        template_n=n,
+                        ranged=spec.numbers is not None,
                     )
                 self.counters.append(
                     Counter(
@@ -284,7 +337,34 @@ class _Expander:
             if sc.target is not None and sc.target not in targets:
                 self.err((*loc, "target"), f"unknown target {sc.target!r}")
 
-    def template(self, address: str, n: int, loc: Loc) -> str | None:
+    def _written(self, loc: Loc) -> bool:
+        """Whether loc names a value spelled out in the file."""
+        cur: Any = self.doc.data
+        for part in loc:
+            if isinstance(cur, dict) and part in cur:
+                cur = cur[part]
+            elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+                cur = cur[part]
+            else:
+                return False
+        return True
+
+    def url_template(self, url: str, n: int | None, loc: Loc, *, ranged: bool) -> str | None:
+        """The URL with {n}/{n+K} filled in for counter n, checked again once filled."""
+        if n is None:
+            if _TEMPLATE.search(url):
+                self.err(loc, f"{{n}} in {url!r}: counter numbers are only for counter devices")
+                return None
+            return url
+        value = _TEMPLATE.sub(lambda m: str(n + int(m.group(1) or 0)), url)
+        try:
+            _check_url(value)
+        except ValueError as exc:
+            self.err(loc, f"{exc} (counter {n})" if ranged and value != url else str(exc))
+            return None
+        return value
+
+    def template(self, address: str, n: int, loc: Loc, *, ranged: bool = False) -> str | None:
         def sub(m: re.Match[str]) -> str:
             return str(n + int(m.group(1) or 0))
 
@@ -295,7 +375,8 @@ class _Expander:
         try:
             _check_host(value)
         except ValueError as exc:
-            self.err(loc, str(exc))
+            # in a range the same template gives one address per counter: say which
+            self.err(loc, f"{exc} (counter {n})" if ranged and value != address else str(exc))
             return None
         return value
 
@@ -303,6 +384,16 @@ class _Expander:
     def settings(self, kind: str, given: dict[str, Any], loc: Loc, extra: dict[str, Any]) -> Any:
         model = SETTINGS[kind]
         merged = {**extra, **given}
+        headers = merged.get("headers")
+        if isinstance(headers, dict):
+            for name in headers:
+                if str(name).lower() in _SECRET_HEADERS:
+                    self.err(
+                        (*loc, "settings", "headers", name),
+                        f"header {name!r} carries a secret: use bearer_token or basic_auth "
+                        "with {env: VARIABLE} or {file: /path/to/secret}",
+                    )
+                    return None
         try:
             return model.model_validate(merged)
         except ValidationError as exc:
@@ -349,11 +440,16 @@ class _Expander:
         ival = interval if interval is not None else d.interval
         tout = timeout if timeout is not None else d.timeout
         if tout >= ival:
-            self.err(loc, f"timeout ({tout:g}s) must be less than interval ({ival:g}s)")
+            # point at the value written here (timeout first), else at the entry
+            field = "timeout" if timeout is not None else "interval" if interval else None
+            self.err(
+                (*loc, field) if field and self._written((*loc, field)) else loc,
+                f"timeout ({tout:g}s) must be less than interval ({ival:g}s)",
+            )
             return
         if isinstance(settings, IcmpSettings) and (settings.count - 1) * settings.spacing >= tout:
             self.err(
-                loc,
+                (*loc, "settings") if self._written((*loc, "settings")) else loc,
                 f"{settings.count} echoes {settings.spacing:g}s apart do not fit in "
                 f"the timeout ({tout:g}s)",
             )
@@ -380,13 +476,14 @@ class _Expander:
         labels: dict[str, str],
         at: Loc,
         template_n: int | None = None,
+        ranged: bool = False,
     ) -> None:
         names: dict[str, Loc] = {}
         for i, check in enumerate(checks):
             loc = (*at, i)
             host = address
             if check.address is not None:
-                t = self.template(check.address, template_n or 0, (*loc, "address"))
+                t = self.template(check.address, template_n or 0, (*loc, "address"), ranged=ranged)
                 if t is None:
                     continue
                 host = t
@@ -402,9 +499,10 @@ class _Expander:
                 if url is None:
                     self.err(loc, "an http check needs a url")
                     continue
-                if template_n is not None:
-                    url = _TEMPLATE.sub(lambda m: str(template_n + int(m.group(1) or 0)), url)
-                target_addr = url
+                checked = self.url_template(url, template_n, (*loc, "url"), ranged=ranged)
+                if checked is None:
+                    continue
+                target_addr = checked
                 default_name = "http"
             else:
                 target_addr = host

@@ -34,14 +34,18 @@ class ErrorItem:
 
     def __str__(self) -> str:
         where = f"{self.path}: " if self.path else ""
+        if self.line <= 0:  # the file as a whole (not found, unreadable)
+            return f"{self.file}: {where}{self.message}"
         return f"{self.file}:{self.line}:{self.col}: {where}{self.message}"
 
 
 class ConfigError(Exception):
-    """The file is invalid; ``errors`` lists every problem found."""
+    """The file is invalid; ``errors`` lists every problem found (each once, in file order)."""
 
     def __init__(self, errors: Sequence[ErrorItem]) -> None:
-        self.errors = sorted(errors, key=lambda e: (e.file, e.line, e.col, e.message))
+        # A range of counters repeats its template's mistakes once per number: say it once.
+        unique = dict.fromkeys(errors)
+        self.errors = sorted(unique, key=lambda e: (e.file, e.line, e.col, e.path, e.message))
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
@@ -82,20 +86,16 @@ class Document:
         return ErrorItem(self.file, line, col, format_loc(loc), message)
 
 
+_MAX_NODES = 100_000
+
+
 def parse_yaml(text: str, file: str) -> Document:
     """Parse YAML text into a Document; raise ConfigError on syntax or duplicate keys."""
     yaml = YAML(typ="safe", pure=True)
     try:
         root = yaml.compose(text)
     except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{exc.context}: {problem}"
-        raise ConfigError(
-            [ErrorItem(file, line, col, "", f"YAML syntax error: {problem}")]
-        ) from None
+        raise ConfigError([_syntax_error(file, exc)]) from None
     except YAMLError as exc:
         raise ConfigError([ErrorItem(file, 1, 1, "", f"YAML error: {exc}")]) from None
     if root is None:
@@ -104,9 +104,40 @@ def parse_yaml(text: str, file: str) -> Document:
     values: dict[Loc, Node] = {}
     keys: dict[Loc, Node] = {}
     errors: list[ErrorItem] = []
+    ancestors: set[int] = set()  # ids of the nodes on the current path (alias loops)
+    budget = [_MAX_NODES]  # aliases can multiply a small file into a huge tree
+
+    def scalar(node: Node, loc: Loc) -> Any:
+        try:
+            return yaml.constructor.construct_object(node, deep=True)
+        except MarkedYAMLError as exc:  # an unknown tag such as !foo
+            problem = (exc.problem or "cannot read this value").strip()
+            errors.append(_at(file, node, loc, f"YAML error: {problem}"))
+        except (ValueError, TypeError, OverflowError):
+            # 2026-02-30 looks like a date but is not one: keep the text and let the
+            # field's validation judge it, with every other error of the file
+            pass
+        return node.value
 
     def build(node: Node, loc: Loc) -> Any:
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise ConfigError(
+                [_at(file, node, loc, f"the document expands to more than {_MAX_NODES} values")]
+            )
+        if id(node) in ancestors:
+            errors.append(_at(file, node, loc, "an alias refers to a value that contains it"))
+            return None
         values[loc] = node
+        if isinstance(node, MappingNode | SequenceNode):
+            ancestors.add(id(node))
+            try:
+                return collection(node, loc)
+            finally:
+                ancestors.discard(id(node))
+        return scalar(node, loc)
+
+    def collection(node: Node, loc: Loc) -> Any:
         if isinstance(node, MappingNode):
             out: dict[Any, Any] = {}
             first_seen: dict[Any, Node] = {}
@@ -119,7 +150,7 @@ def parse_yaml(text: str, file: str) -> Document:
                 key = (
                     build(key_node, (*loc, "<key>"))
                     if not isinstance(key_node, ScalarNode)
-                    else yaml.constructor.construct_object(key_node, deep=True)
+                    else scalar(key_node, loc)
                 )
                 if not isinstance(key, str | int | float | bool) and key is not None:
                     errors.append(_at(file, key_node, loc, "mapping keys must be plain scalars"))
@@ -140,15 +171,30 @@ def parse_yaml(text: str, file: str) -> Document:
                 keys[child] = key_node
                 out[str(key) if not isinstance(key, str) else key] = build(value_node, child)
             return out
-        if isinstance(node, SequenceNode):
-            return [build(item, (*loc, i)) for i, item in enumerate(node.value)]
-        return yaml.constructor.construct_object(node, deep=True)
+        return [build(item, (*loc, i)) for i, item in enumerate(node.value)]
 
-    values.pop(("<key>",), None)
     data = build(root, ())
     if errors:
         raise ConfigError(errors)
     return Document(file, data, values, keys)
+
+
+def _syntax_error(file: str, exc: MarkedYAMLError) -> ErrorItem:
+    """One positioned error for a YAML syntax error, with a hint for the usual causes."""
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = (exc.problem or "invalid YAML").strip()
+    context = (exc.context or "").strip()
+    ctx_mark = exc.context_mark
+    if context:
+        problem = f"{problem} {context}"
+        if ctx_mark is not None and exc.problem_mark is not None and ctx_mark.line + 1 != line:
+            problem += f" started at line {ctx_mark.line + 1}, column {ctx_mark.column + 1}"
+    if "'\\t'" in problem:
+        problem += " (indent with spaces, not tabs)"
+    elif "expected <block end>" in problem or "mapping values are not allowed" in problem:
+        problem += " (check the indentation)"
+    return ErrorItem(file, line, col, "", f"YAML syntax error: {problem}")
 
 
 def _at(file: str, node: Node, loc: Loc, message: str) -> ErrorItem:
@@ -157,28 +203,49 @@ def _at(file: str, node: Node, loc: Loc, message: str) -> ErrorItem:
     )
 
 
-def _clean_loc(data: Any, loc: Sequence[str | int]) -> Loc:
+def _clean_loc(data: Any, loc: Sequence[str | int]) -> tuple[Loc, bool]:
     """Keep only the parts of a pydantic loc that are real data keys (drops union tags).
 
     A last part that is not in the data (a missing field) is kept: it names the field.
+    Returns the loc and whether the error is about a mapping key rather than its value.
     """
     out: list[str | int] = []
     cur = data
+    about_key = False
     for i, part in enumerate(loc):
+        if part == "[key]":  # pydantic's marker for an invalid dict key
+            about_key = True
+            break
         if isinstance(cur, dict) and isinstance(part, str) and part in cur:
             out.append(part)
             cur = cur[part]
         elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
             out.append(part)
             cur = cur[part]
-        elif i == len(loc) - 1 and isinstance(part, str) and not part[:1].isupper():
+        elif (
+            i == len(loc) - 1
+            and isinstance(part, str)
+            and not part[:1].isupper()
+            and not any(c in part for c in "[(,")
+        ):
             out.append(part)
-    return tuple(out)
+    return tuple(out), about_key
+
+
+# Field names whose given value is never repeated in a message (it may be a secret).
+_SECRET_WORDS = ("token", "password", "secret", "key", "auth")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str) and len(value) > 60:
+        value = value[:57] + "..."
+    return repr(value)
 
 
 def _friendly(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
-    kind = err.get("type", "")
+    kind = str(err.get("type", ""))
     msg = str(err.get("msg", "invalid value"))
+    ctx: dict[str, Any] = err.get("ctx") or {}
     if kind == "extra_forbidden":
         name = str(loc[-1]) if loc else "?"
         known = _fields_at(model, loc[:-1])
@@ -187,14 +254,58 @@ def _friendly(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
         return f"unknown field {name!r}{hint}"
     if kind == "missing":
         return "missing required field"
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, ") :]
-    if msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, ") :]
     inp = err.get("input")
-    typed = kind in {"literal_error", "enum"} or kind.endswith(("_type", "_parsing"))
-    if typed and isinstance(inp, str | int | float | bool):
-        msg = f"{msg} (got {inp!r})"
+    field = str(loc[-1]).lower() if loc else ""
+    secret = any(w in field for w in _SECRET_WORDS)
+    bounds = {
+        "greater_than": "must be greater than {gt}",
+        "greater_than_equal": "must be at least {ge}",
+        "less_than": "must be less than {lt}",
+        "less_than_equal": "must be at most {le}",
+        "too_short": "needs at least {min_length} item(s)",
+        "too_long": "allows at most {max_length} item(s)",
+        "list_type": "expected a list",
+        "dict_type": "expected a mapping",
+        "model_type": "expected a mapping",
+        "model_attributes_type": "expected a mapping",
+        "string_type": "expected a string",
+        "bool_type": "expected true or false",
+        "bool_parsing": "expected true or false",
+        "int_type": "expected a whole number",
+        "int_parsing": "expected a whole number",
+        "int_from_float": "expected a whole number",
+        "float_type": "expected a number",
+        "float_parsing": "expected a number",
+        "date_type": "expected a date (YYYY-MM-DD)",
+        "date_parsing": "expected a date (YYYY-MM-DD)",
+        "date_from_datetime_parsing": "expected a date (YYYY-MM-DD)",
+        "datetime_type": "expected a date and time (YYYY-MM-DD HH:MM)",
+        "datetime_parsing": "expected a date and time (YYYY-MM-DD HH:MM)",
+        "datetime_from_date_parsing": "expected a date and time (YYYY-MM-DD HH:MM)",
+    }
+    if secret and kind in {"model_type", "model_attributes_type"}:
+        # a plain value where a {env: ...} / {file: ...} reference belongs
+        return "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"
+    if kind in bounds:
+        try:
+            msg = bounds[kind].format(**ctx)
+            if kind == "too_short" and ctx.get("min_length") == 1:
+                msg = "must not be empty"
+        except (KeyError, IndexError):
+            pass
+    else:
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix) :]
+        if msg.startswith("Input should be "):
+            msg = "expected " + msg[len("Input should be ") :]
+    shown = kind in bounds or kind in {"literal_error", "enum"}
+    shown = shown or kind.endswith(("_type", "_parsing"))
+    if shown and not secret and isinstance(inp, str | int | float | bool | None):
+        if kind in {"too_short", "too_long"}:
+            pass
+        elif kind not in {"model_type", "model_attributes_type"}:
+            msg = f"{msg} (got {_show(inp)})"
     return msg
 
 
@@ -237,12 +348,22 @@ def validation_errors(
     items: list[ErrorItem] = []
     sub = doc.data
     for part in base:
-        sub = sub[part]
+        # base may name data the YAML does not spell out (a shorthand, defaults):
+        # the errors then point at the deepest part that exists.
+        if isinstance(sub, dict) and part in sub:
+            sub = sub[part]
+        elif isinstance(sub, list) and isinstance(part, int) and 0 <= part < len(sub):
+            sub = sub[part]
+        else:
+            sub = {}
     for err in exc.errors(include_url=False):
-        loc = _clean_loc(sub, err["loc"])
+        loc, about_key = _clean_loc(sub, err["loc"])
         message = _friendly(dict(err), model, loc)
+        if about_key and loc:
+            message = f"invalid key: {message}"
         full = (*base, *loc)
-        items.append(doc.error(full, message, key=err.get("type") == "extra_forbidden"))
+        key = about_key or err.get("type") == "extra_forbidden"
+        items.append(doc.error(full, message, key=key))
     return items
 
 

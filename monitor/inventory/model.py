@@ -102,6 +102,18 @@ def _check_url(value: str) -> str:
 
 Url = Annotated[str, AfterValidator(_check_url)]
 
+# {n} / {n+K}: the counter number (plus K) in a counter device's address or URL.
+TEMPLATE_RE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
+
+
+def _check_url_template(value: str) -> str:
+    """A URL that may hold {n}/{n+K}; checked with a sample number (again once expanded)."""
+    _check_url(TEMPLATE_RE.sub("1", value))
+    return value
+
+
+UrlTemplate = Annotated[str, AfterValidator(_check_url_template)]
+
 
 def _check_hostport(value: str) -> str:
     m = re.match(r"^\[([0-9a-fA-F:.]+)\]:(\d+)$", value) or re.match(r"^([^:\[\]]+):(\d+)$", value)
@@ -127,7 +139,20 @@ def _parse_ratio(value: Any) -> Any:
 
 
 Ratio = Annotated[float, BeforeValidator(_parse_ratio), Field(ge=0.0, le=1.0)]
-PositiveSeconds = Annotated[Seconds, Field(gt=0)]
+
+
+def _not_negative(value: Any) -> Any:
+    """Name a negative duration as such (the duration parser would only call it invalid)."""
+    negative = isinstance(value, str) and value.strip().startswith("-")
+    negative = negative or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+    )
+    if negative:
+        raise ValueError(f"must be greater than 0 (got {value!r})")
+    return value
+
+
+PositiveSeconds = Annotated[Seconds, Field(gt=0), BeforeValidator(_not_negative)]
 
 
 class Strict(BaseModel):
@@ -220,11 +245,21 @@ class ClosedDays(Strict):
 
 
 def _inline_secret(value: Any) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, str | int | float):
         raise ValueError(
             "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"
         )
     return value
+
+
+def _number_text(value: Any) -> Any:
+    # Telegram chat ids and phone numbers are often written unquoted: YAML reads a number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+NumberText = Annotated[str, BeforeValidator(_number_text)]
 
 
 class Channel(Strict):
@@ -233,8 +268,8 @@ class Channel(Strict):
     kind: Literal["telegram", "whatsapp", "email", "webhook"]
     # telegram: chat_id + token; whatsapp: to (number or group id) + gateway + token;
     # email: to; webhook: url (+ optional token)
-    chat_id: str | None = None
-    to: str | None = None
+    chat_id: NumberText | None = None
+    to: NumberText | None = None
     gateway: Literal["waha", "fonnte"] | None = None
     gateway_url: Url | None = None
     session: str | None = None  # WAHA session name
@@ -251,6 +286,8 @@ class Channel(Strict):
             "webhook": ("url",),
         }
         missing = [f for f in need[self.kind] if getattr(self, f) is None]
+        if self.kind == "whatsapp" and self.gateway == "waha" and self.gateway_url is None:
+            missing.append("gateway_url (the WAHA server)")
         if missing:
             raise ValueError(f"a {self.kind} channel needs: {', '.join(missing)}")
         return self
@@ -269,7 +306,7 @@ class CheckSpec(Strict):
     name: Id | None = None  # target suffix; defaults to the probe kind (tcp: tcp-PORT)
     address: str | None = None  # overrides the entity's address
     port: int | None = Field(default=None, ge=1, le=65535)
-    url: Url | None = None
+    url: UrlTemplate | None = None  # counter devices may use {n} / {n+K}
     interval: PositiveSeconds | None = None
     timeout: PositiveSeconds | None = None
     settings: dict[str, Any] = {}  # validated against the probe kind's settings
@@ -458,12 +495,16 @@ class Weekly(Strict):
     @model_validator(mode="after")
     def _order(self) -> Weekly:
         if self.end <= self.start:
-            raise ValueError(f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M})")
+            raise ValueError(
+                f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M}); "
+                "a window past midnight is two windows (until 24:00, then from 00:00)"
+            )
         return self
 
 
 class Maintenance(Strict):
-    """A planned window: one-off (start/end, site local time) or weekly."""
+    """A planned window: one-off (start/end: site local time, or both with an offset) or
+    weekly."""
 
     id: Id
     description: str = ""
@@ -477,11 +518,21 @@ class Maintenance(Strict):
         if self.weekly is None:
             if self.start is None or self.end is None:
                 raise ValueError("give start and end (a one-off window) or weekly")
+            if (self.start.tzinfo is None) != (self.end.tzinfo is None):
+                # naive is site local time; comparing it with an offset would need the site
+                raise ValueError(
+                    "give start and end both in site local time (no UTC offset) "
+                    "or both with an offset"
+                )
             if self.end <= self.start:
                 raise ValueError(f"end ({self.end}) must be after start ({self.start})")
         elif self.start is not None or self.end is not None:
             raise ValueError("give either start/end or weekly, not both")
         return self
+
+
+# People write the Indonesian zone names; the tz database wants the region names.
+_INDONESIAN_ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 
 
 class Site(Strict):
@@ -506,7 +557,9 @@ class Site(Strict):
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Makassar)") from None
+            local = _INDONESIAN_ZONES.get(value.strip().upper())
+            hint = f"{value.strip().upper()} is {local}" if local else "e.g. Asia/Makassar"
+            raise ValueError(f"unknown time zone {value!r} ({hint})") from None
         return value
 
     @property
