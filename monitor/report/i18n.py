@@ -1,0 +1,275 @@
+"""Words and number formats of the report in Bahasa Indonesia (default) and English."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+LANGS = ("id", "en")
+
+_MONTHS = {
+    "id": [
+        "Januari",
+        "Februari",
+        "Maret",
+        "April",
+        "Mei",
+        "Juni",
+        "Juli",
+        "Agustus",
+        "September",
+        "Oktober",
+        "November",
+        "Desember",
+    ],
+    "en": [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ],
+}
+_WEEKDAYS = {
+    "id": ["Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"],
+    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+}
+
+T: dict[str, tuple[str, str]] = {
+    # key: (Bahasa Indonesia, English)
+    "title": ("Laporan Ketersediaan Layanan", "Service Availability Report"),
+    "period": ("Periode", "Period"),
+    "generated": ("Dibuat", "Generated"),
+    "source": ("Sumber data", "Data source"),
+    "step": ("Resolusi", "Resolution"),
+    "partial": (
+        "Bulan ini belum selesai: angka mencakup sampai waktu pembuatan laporan.",
+        "The month has not ended: figures cover up to the time the report was made.",
+    ),
+    "summary": ("Ringkasan", "Summary"),
+    "kpi_counters": ("Gerai dapat melayani", "Counters able to serve"),
+    "kpi_apps": ("Aplikasi instansi (milik sendiri)", "Agency applications (own)"),
+    "kpi_internet": ("Internet (minimal satu jalur)", "Internet (at least one uplink)"),
+    "kpi_incidents": ("Gangguan", "Incidents"),
+    "kpi_mttr": ("Rata-rata waktu pemulihan (MTTR)", "Mean time to repair (MTTR)"),
+    "kpi_service": ("Jam layanan", "Service hours"),
+    "kpi_unknown": ("Tanpa data", "No data"),
+    "kpi_maint": ("Pemeliharaan terjadwal", "Planned maintenance"),
+    "chart_days": (
+        "Gerai dapat melayani, per hari layanan",
+        "Counters able to serve, per service day",
+    ),
+    "chart_agencies": ("Ketersediaan per instansi", "Availability per agency"),
+    "chart_links": ("Ketersediaan jalur internet", "Internet uplink availability"),
+    "legend_apps": ("aplikasi (milik sendiri)", "applications (own)"),
+    "legend_counters": ("gerai dapat melayani", "counters able to serve"),
+    "closed": ("tutup", "closed"),
+    "agencies": ("Instansi", "Agencies"),
+    "applications": ("Aplikasi", "Applications"),
+    "counters": ("Gerai", "Counters"),
+    "links": ("Jalur internet", "Internet uplinks"),
+    "devices": ("Perangkat", "Devices"),
+    "teams": ("Tim dan tanggung jawab", "Teams and accountability"),
+    "worst": ("Paling bermasalah bulan ini", "Worst of the month"),
+    "worst_counters": ("Gerai", "Counters"),
+    "worst_apps": ("Aplikasi", "Applications"),
+    "incidents": ("Daftar gangguan", "Incidents"),
+    "no_incidents": ("Tidak ada gangguan pada jam layanan.", "No incident during service hours."),
+    "maintenance": ("Pemeliharaan terjadwal (inventaris)", "Planned maintenance (inventory)"),
+    "no_maintenance": ("Tidak ada.", "None."),
+    "gaps": (
+        "Waktu tanpa data (monitor atau Prometheus mati)",
+        "Time with no data (monitor or Prometheus down)",
+    ),
+    "no_gaps": ("Tidak ada.", "None."),
+    "closed_days": ("Hari libur dan tutup", "Holidays and closed days"),
+    "definitions": ("Cara menghitung", "How the figures are computed"),
+    # columns
+    "c_name": ("Nama", "Name"),
+    "c_team": ("Tim", "Team"),
+    "c_agency": ("Instansi", "Agency"),
+    "c_counter": ("Gerai", "Counter"),
+    "c_kind": ("Jenis", "Kind"),
+    "c_avail": ("Ketersediaan", "Availability"),
+    "c_own": ("Milik sendiri", "Own"),
+    "c_service": ("Jam layanan", "Service h"),
+    "c_maint": ("Pemeliharaan", "Maintenance"),
+    "c_unknown": ("Tanpa data", "No data"),
+    "c_known": ("Terukur", "Measured"),
+    "c_down": ("Mati", "Down"),
+    "c_unreach": ("Tak terjangkau", "Unreachable"),
+    "c_counters_serve": ("Gerai dapat melayani", "Counters able to serve"),
+    "c_cannot": ("Tak dapat melayani", "Cannot serve"),
+    "c_degraded": ("Menurun", "Degraded"),
+    "c_charged": ("Dibebankan ke tim lain", "Charged to other teams"),
+    "c_start": ("Mulai", "Start"),
+    "c_end": ("Selesai", "End"),
+    "c_duration": ("Durasi", "Duration"),
+    "c_in_service": ("Dalam jam layanan", "In service hours"),
+    "c_what": ("Apa", "What"),
+    "c_where": ("Di mana", "Where"),
+    "c_status": ("Status", "Status"),
+    "c_owner": ("Tim penanggung jawab", "Owning team"),
+    "c_cause": ("Penyebab", "Cause"),
+    "c_own_down": ("Gangguan sendiri", "Own downtime"),
+    "c_caused": ("Menyebabkan tak terjangkau", "Caused unreachable"),
+    "c_counter_h": ("Gerai tak melayani", "Counters not serving"),
+    "c_incidents": ("Gangguan", "Incidents"),
+    "c_mttr": ("MTTR", "MTTR"),
+    "c_scope": ("Cakupan", "Scope"),
+    "c_when": ("Waktu", "When"),
+    "c_desc": ("Keterangan", "Description"),
+    "c_date": ("Tanggal", "Date"),
+    "c_holiday": ("Hari libur", "Holiday"),
+    "c_things": ("Jumlah", "Things"),
+    # statuses and levels
+    "s_down": ("mati", "down"),
+    "s_unreachable": ("tak terjangkau", "unreachable"),
+    "s_cannot_serve": ("tak dapat melayani", "cannot serve"),
+    "l_application": ("aplikasi", "application"),
+    "l_device": ("perangkat", "device"),
+    "l_infra": ("infrastruktur", "infrastructure"),
+    "l_link": ("jalur internet", "uplink"),
+    "l_counter": ("gerai", "counter"),
+    "charged_to": ("dibebankan ke", "charged to"),
+    "own_word": ("milik sendiri", "own"),
+    "unexplained": ("penyebab tidak diketahui", "cause unknown"),
+    "ongoing": ("masih berlangsung", "ongoing"),
+    "before": ("sebelum periode", "before the period"),
+    "hours": ("jam", "h"),
+    "none": ("—", "—"),
+    "every": ("setiap", "every"),
+    "extra_closed": (
+        "Tutup (tanggal tambahan di inventaris)",
+        "Closed (extra date in the inventory)",
+    ),
+    "scope_team": ("tim", "team"),
+    "scope_agency": ("instansi", "agency"),
+    "scope_counter": ("gerai", "counter"),
+    "scope_link": ("jalur", "uplink"),
+    "scope_entity": ("entitas", "entity"),
+    "scope_target": ("target", "target"),
+    "scope_site": ("seluruh gedung", "whole site"),
+    "incidents_things": (
+        "Perangkat, aplikasi dan jaringan",
+        "Devices, applications and network",
+    ),
+    "incidents_counters": ("Gerai tidak dapat melayani", "Counters unable to serve"),
+    "incidents_note": (
+        "Waktu setempat. Durasi: dari mulai sampai selesai; dalam jam layanan: bagian yang "
+        "dihitung (jam layanan terukur).",
+        "Site local time. Duration: start to end; in service hours: the part that counts "
+        "(measured service time).",
+    ),
+}
+
+DEFINITIONS = {
+    "id": [
+        "<b>Jam layanan</b>: jam buka gedung menurut inventaris (zona waktu situs), hanya hari "
+        "layanan, dikurangi hari libur nasional (kalender <code>holidays</code>) dan tanggal tutup "
+        "tambahan (cuti bersama). Di luar jam layanan tidak dihitung.",
+        "<b>Pemeliharaan</b>: jam layanan yang tercakup jendela pemeliharaan di inventaris, atau "
+        "yang oleh monitor dilaporkan <i>maintenance</i>. Dikeluarkan dari penyebut dan "
+        "ditampilkan terpisah.",
+        "<b>Tanpa data</b>: jam layanan tanpa nilai di Prometheus (monitor atau Prometheus mati) "
+        "atau berstatus <i>unknown</i>. Tidak pernah dihitung sebagai hidup; ditampilkan terpisah.",
+        "<b>Terukur</b> = jam layanan − pemeliharaan − tanpa data. "
+        "<b>Ketersediaan</b> = waktu hidup ÷ terukur (untuk gerai: waktu dapat melayani ÷ "
+        "terukur).",
+        "<b>Milik sendiri</b> = 1 − (waktu yang dibebankan ke tim pemilik) ÷ terukur. Waktu "
+        "<i>tak terjangkau</i> karena induk milik tim lain gagal (mis. internet mati) "
+        "dibebankan ke tim pemilik induk itu, tidak ke instansi.",
+        "<b>Gangguan</b>: rentang berurutan mati / tak terjangkau / tak dapat melayani "
+        "(digabung bila terputus tanpa data paling lama satu langkah), yang mengenai jam "
+        "layanan terukur. <b>MTTR</b> tim = rata-rata durasi gangguan <i>mati</i> pada "
+        "perangkat/aplikasi miliknya (mulai sampai selesai).",
+        "Angka tim dan instansi menjumlahkan waktu semua aplikasi dan perangkatnya.",
+    ],
+    "en": [
+        "<b>Service time</b>: the building's opening hours from the inventory (site time "
+        "zone), service days only, minus public holidays (the <code>holidays</code> calendar) "
+        "and extra closed dates (collective leave). Time outside it is not counted.",
+        "<b>Maintenance</b>: service time covered by a maintenance window of the inventory, or "
+        "reported as <i>maintenance</i> by the monitor. Excluded from the denominator and "
+        "shown separately.",
+        "<b>No data</b>: service time without a value in Prometheus (monitor or Prometheus "
+        "down) or with status <i>unknown</i>. Never counted as up; shown separately.",
+        "<b>Measured</b> = service time − maintenance − no data. <b>Availability</b> = up ÷ "
+        "measured (for a counter: time able to serve ÷ measured).",
+        "<b>Own</b> = 1 − (time charged to the owning team) ÷ measured. Time "
+        "<i>unreachable</i> because another team's parent failed (e.g. the internet) is "
+        "charged to that parent's team, not to the agency.",
+        "<b>Incident</b>: a contiguous span of down / unreachable / cannot serve (joined across "
+        "gaps of no data of at most one step) that touches measured service time. A team's "
+        "<b>MTTR</b> = the mean duration (start to end) of the <i>down</i> incidents of its "
+        "own devices and applications.",
+        "Team and agency figures add up the time of all their applications and devices.",
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Lang:
+    """Words and formats of one language."""
+
+    code: str
+
+    def t(self, key: str) -> str:
+        """The word for key."""
+        pair = T[key]
+        return pair[0] if self.code == "id" else pair[1]
+
+    def pct(self, ratio: float | None, digits: int = 2) -> str:
+        """99.1234 % (English) or 99,1234 % (Indonesian); a dash for None."""
+        if ratio is None:
+            return "—"
+        text = f"{ratio * 100:.{digits}f}"
+        return (text.replace(".", ",") if self.code == "id" else text) + " %"
+
+    def num(self, value: float, digits: int = 1) -> str:
+        """A decimal number in the language's format."""
+        text = f"{value:,.{digits}f}"
+        if self.code == "id":
+            text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+        return text
+
+    def hours(self, seconds: float) -> str:
+        """Seconds as hours, e.g. "12,5 jam"."""
+        return f"{self.num(seconds / 3600, 2)} {self.t('hours')}"
+
+    def duration(self, seconds: float) -> str:
+        """Seconds as "1 j 05 m" / "1 h 05 min" (days when long)."""
+        minutes = round(seconds / 60)
+        d, rest = divmod(minutes, 1440)
+        h, m = divmod(rest, 60)
+        hw, mw, dw = ("j", "m", "hr") if self.code == "id" else ("h", "min", "d")
+        if d:
+            return f"{d} {dw} {h} {hw} {m:02d} {mw}"
+        if h:
+            return f"{h} {hw} {m:02d} {mw}"
+        return f"{m} {mw}"
+
+    def month(self, year: int, month: int) -> str:
+        """ "Februari 2026"."""
+        return f"{_MONTHS[self.code][month - 1]} {year}"
+
+    def date(self, day: dt.date) -> str:
+        """ "Sen 02 Feb"."""
+        month = _MONTHS[self.code][day.month - 1][:3]
+        return f"{_WEEKDAYS[self.code][day.weekday()]} {day.day:02d} {month}"
+
+    def weekday(self, name: str) -> str:
+        """ "wed" -> "Rab" / "Wed"."""
+        index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(name)
+        return _WEEKDAYS[self.code][index]
+
+    def when(self, moment: dt.datetime) -> str:
+        """ "Sen 02/02 10:00"."""
+        return f"{_WEEKDAYS[self.code][moment.weekday()]} {moment:%d/%m %H:%M}"

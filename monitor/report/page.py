@@ -1,0 +1,652 @@
+"""The report as one self-contained, printable HTML file (inline CSS, inline SVG, no JS)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from monitor import calendar as cal
+from monitor.inventory.model import Maintenance
+from monitor.report.compute import Figures, Incident, Report, Row
+from monitor.report.i18n import DEFINITIONS, Lang
+from monitor.report.spans import total
+
+CSS = """
+@page { size: A4; margin: 14mm 12mm; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; font-size: 10.5pt;
+  color: #1b1f24; margin: 0 auto; max-width: 1100px; padding: 16px; line-height: 1.35; }
+h1 { font-size: 18pt; margin: 0 0 2px; }
+h2 { font-size: 13pt; margin: 22px 0 6px; border-bottom: 2px solid #1f5f8b; padding-bottom: 2px;
+  color: #1f5f8b; break-after: avoid; }
+h3 { font-size: 11pt; margin: 12px 0 4px; }
+.meta { color: #4a5561; font-size: 9.5pt; margin: 0; }
+.note { background: #fff4d6; border-left: 4px solid #e0a100; padding: 6px 10px; }
+.kpis { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
+.kpi { flex: 1 1 150px; border: 1px solid #cfd6dd; border-radius: 6px; padding: 8px 10px;
+  break-inside: avoid; }
+.kpi .v { font-size: 16pt; font-weight: bold; }
+.kpi .l { font-size: 8.5pt; color: #4a5561; }
+table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 9pt; }
+th, td { border: 1px solid #cfd6dd; padding: 3px 5px; vertical-align: top; text-align: left; }
+th { background: #eef3f7; font-weight: 600; }
+td.n, th.n { text-align: right; white-space: nowrap; }
+tr { break-inside: avoid; }
+.good { color: #17692a; } .warn { color: #9a6200; } .bad { color: #b3261e; font-weight: bold; }
+.small { font-size: 8.5pt; color: #4a5561; }
+svg { max-width: 100%; height: auto; }
+ol.def li { margin-bottom: 4px; }
+.two { display: flex; gap: 16px; flex-wrap: wrap; } .two > div { flex: 1 1 420px; }
+@media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } }
+"""
+
+GOOD, WARN = 0.99, 0.95
+
+
+def _cls(ratio: float | None) -> str:
+    if ratio is None:
+        return ""
+    return "good" if ratio >= GOOD else "warn" if ratio >= WARN else "bad"
+
+
+def _color(ratio: float | None) -> str:
+    if ratio is None:
+        return "#b8c0c8"
+    return "#2e8b47" if ratio >= GOOD else "#e0a100" if ratio >= WARN else "#c8362d"
+
+
+class Page:
+    """Render one Report in one language."""
+
+    def __init__(self, report: Report, lang: Lang) -> None:
+        self.r = report
+        self.lang = lang
+        self.t = lang.t
+
+    # helpers ---------------------------------------------------------------------------
+    def team(self, key: str) -> str:
+        if not key:
+            return self.t("unexplained")
+        return " + ".join(self.r.team_names.get(k, k) for k in key.split("+"))
+
+    def agency(self, key: str) -> str:
+        return self.r.agency_names.get(key, key)
+
+    def team_short(self, key: str) -> str:
+        return key.replace("+", " + ") if key else self.t("unexplained")
+
+    def local(self, ts: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ts, self.r.site.tz)
+
+    def mttr(self, seconds: float | None) -> str:
+        return "—" if seconds is None else self.lang.duration(seconds)
+
+    def units(self, *keys: str) -> str:
+        """A note saying which columns are in hours."""
+        names = ", ".join(self.t(k) for k in keys)
+        return f"<p class=small>{escape(names)}: {escape(self.t('hours'))}</p>"
+
+    def pct_td(self, ratio: float | None) -> str:
+        return f'<td class="n {_cls(ratio)}">{self.lang.pct(ratio)}</td>'
+
+    def h_td(self, seconds: float) -> str:
+        return f'<td class="n">{self.lang.num(seconds / 3600, 2)}</td>'
+
+    def charged_text(self, row: Row) -> str:
+        """E.g. "0,60 % tak terjangkau dibebankan ke kominfo"."""
+        known = row.figures.known
+        if known <= 0:
+            return ""
+        parts = [
+            f"{self.lang.pct(s / known)} {self.t('s_' + what)} {self.t('charged_to')} "
+            f"{escape(self.team_short(key))}"
+            for what, key, s in row.others()
+        ]
+        return "; ".join(parts)
+
+    def table(self, head: Sequence[tuple[str, bool]], rows: Iterable[str]) -> str:
+        cells = "".join(f"<th{' class=n' if num else ''}>{escape(h)}</th>" for h, num in head)
+        body = "".join(rows)
+        return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+    # sections --------------------------------------------------------------------------
+    def render(self) -> str:
+        r, t = self.r, self.t
+        year, month = (int(x) for x in r.month.split("-"))
+        title = f"{t('title')} — {r.site.name} — {self.lang.month(year, month)}"
+        first, last = self.local(r.start), self.local(r.end)
+        meta = (
+            f"{t('period')}: {first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M} "
+            f"({escape(r.site.timezone)}) · {t('step')}: {r.step:g} s · "
+            f"{t('source')}: {escape(r.source)} · {t('generated')}: "
+            f"{self.local(r.generated):%Y-%m-%d %H:%M}"
+        )
+        parts = [
+            "<!DOCTYPE html>",
+            f'<html lang="{self.lang.code}"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+            f"<h1>{escape(t('title'))}</h1>",
+            f"<p><b>{escape(r.site.name)}</b> — {escape(self.lang.month(year, month))}</p>",
+            f'<p class="meta">{meta}</p>',
+        ]
+        if r.partial:
+            parts.append(f'<p class="note">{escape(t("partial"))}</p>')
+        parts += [
+            self.summary(),
+            self.charts(),
+            self.agencies(),
+            self.applications(),
+            self.counters(),
+            self.links(),
+            self.teams(),
+            self.worst(),
+            self.incidents(),
+            self.devices(),
+            self.maintenance(),
+            self.gaps(),
+            self.closed(),
+            self.definitions(),
+            "</body></html>",
+        ]
+        return "\n".join(parts) + "\n"
+
+    def summary(self) -> str:
+        r, t, lang = self.r, self.t, self.lang
+        apps = r.applications_total
+        app_rows = r.by_level("application")
+        own_charged = sum(x.figures.charged_to(x.team) for x in app_rows)
+        apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+        n_incidents = sum(1 for i in r.incidents if i.level != "counter")
+        mttr = r.mttr()
+        service = sum(d.service for d in r.days)
+        kpis = [
+            (lang.pct(r.counters_total.availability()), t("kpi_counters")),
+            (lang.pct(apps_own), t("kpi_apps")),
+            (lang.pct(r.internet.availability()), t("kpi_internet")),
+            (str(n_incidents), t("kpi_incidents")),
+            (lang.duration(mttr) if mttr is not None else "—", t("kpi_mttr")),
+            (lang.hours(service), t("kpi_service")),
+            (lang.hours(total(r.gaps)), t("kpi_unknown")),
+            (lang.hours(sum(w.service for w in r.windows)), t("kpi_maint")),
+        ]
+        cards = "".join(
+            f'<div class="kpi"><div class="v">{escape(v)}</div>'
+            f'<div class="l">{escape(k)}</div></div>'
+            for v, k in kpis
+        )
+        return f'<h2>{t("summary")}</h2><div class="kpis">{cards}</div>'
+
+    def charts(self) -> str:
+        t = self.t
+        return (
+            f"<h2>{t('chart_days')}</h2>{self.day_chart()}"
+            f'<div class="two"><div><h3>{t("chart_agencies")}</h3>{self.agency_chart()}</div>'
+            f"<div><h3>{t('chart_links')}</h3>{self.link_chart()}</div></div>"
+        )
+
+    def day_chart(self) -> str:
+        days = self.r.days
+        closed = self.closed_days()
+        values = [d.counters.availability() for d in days if d.service > 0]
+        lo = _floor(values)
+        width, height, left, bottom, top = 760, 210, 44, 34, 10
+        n = max(1, len(days))
+        slot = (width - left - 6) / n
+        plot_h = height - bottom - top
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="{escape(self.t("chart_days"))}" font-size="9">'
+        ]
+        for k in range(5):
+            v = lo + (1 - lo) * k / 4
+            y = top + plot_h * (1 - (v - lo) / (1 - lo))
+            out.append(
+                f'<line x1="{left}" y1="{y:.1f}" x2="{width - 4}" y2="{y:.1f}" stroke="#e3e7eb"/>'
+                f'<text x="{left - 4}" y="{y + 3:.1f}" text-anchor="end">'
+                f"{escape(self.lang.pct(v, 0))}</text>"
+            )
+        for i, d in enumerate(days):
+            x = left + i * slot + slot * 0.15
+            w = slot * 0.7
+            label_x = left + i * slot + slot / 2
+            if d.service <= 0:
+                reason = f" — {closed[d.date]}" if d.date in closed else ""
+                out.append(
+                    f'<rect x="{x:.1f}" y="{top + plot_h - 3}" width="{w:.1f}" height="3" '
+                    f'fill="#d5dade"><title>{escape(self.lang.date(d.date))}: '
+                    f"{escape(self.t('closed'))}{escape(reason)}</title></rect>"
+                )
+                color = "#c8362d" if d.date in closed else "#9aa4ad"
+            else:
+                ratio = d.counters.availability()
+                shown = lo if ratio is None else max(lo, ratio)
+                bar = plot_h * (shown - lo) / (1 - lo)
+                tip = f"{self.lang.date(d.date)}: {self.lang.pct(ratio)}"
+                out.append(
+                    f'<rect x="{x:.1f}" y="{top + plot_h - bar:.1f}" width="{w:.1f}" '
+                    f'height="{max(bar, 1):.1f}" fill="{_color(ratio)}">'
+                    f"<title>{escape(tip)}</title></rect>"
+                )
+                color = "#1b1f24"
+            out.append(
+                f'<text x="{label_x:.1f}" y="{height - bottom + 12}" text-anchor="middle" '
+                f'fill="{color}">{d.date.day}</text>'
+                f'<text x="{label_x:.1f}" y="{height - bottom + 23}" text-anchor="middle" '
+                f'fill="{color}" font-size="7">{escape(self.lang.date(d.date)[:3])}</text>'
+            )
+        out.append("</svg>")
+        return "".join(out)
+
+    def _hbars(
+        self, items: list[tuple[str, list[tuple[float | None, str]]]], legend: list[str]
+    ) -> str:
+        values = [v for _, bars in items for v, _ in bars]
+        lo = _floor(values)
+        width, left, bar_h, gap = 440, 120, 14, 8
+        per = len(legend) * bar_h + gap
+        height = 26 + len(items) * per + 16
+        out = [
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'role="img" font-size="11">'
+        ]
+        plot_w = width - left - 66
+        shades = ["#1f5f8b", "#6aa5cf"]
+        for k, name in enumerate(legend):
+            x = 4 + k * 190
+            out.append(
+                f'<rect x="{x}" y="4" width="10" height="10" fill="{shades[k % 2]}"/>'
+                f'<text x="{x + 14}" y="13">{escape(name)}</text>'
+            )
+        y = 26
+        for label, bars in items:
+            out.append(
+                f'<text x="{left - 6}" y="{y + bar_h * len(bars) / 2 + 4:.1f}" '
+                f'text-anchor="end">{escape(_trim(label, 18))}</text>'
+            )
+            for k, (v, tip) in enumerate(bars):
+                shown = lo if v is None else max(lo, v)
+                w = plot_w * (shown - lo) / (1 - lo)
+                out.append(
+                    f'<rect x="{left}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h - 1}" '
+                    f'fill="{shades[k % 2]}"><title>{escape(tip)}</title></rect>'
+                    f'<text x="{left + max(w, 1) + 3:.1f}" y="{y + bar_h - 4}" '
+                    f'class="{_cls(v)}">{escape(self.lang.pct(v))}</text>'
+                )
+                y += bar_h
+            y += gap
+        out.append(
+            f'<text x="{left}" y="{height - 2}">{escape(self.lang.pct(lo, 0))}</text>'
+            f'<text x="{left + plot_w}" y="{height - 2}" text-anchor="end">100 %</text></svg>'
+        )
+        return "".join(out)
+
+    def agency_apps(self, agency: str) -> Row | None:
+        apps = [r for r in self.r.by_level("application") if r.agency == agency]
+        if not apps:
+            return None
+        out = Figures()
+        for r in apps:
+            out.add(r.figures)
+        return Row("agency", agency, agency, apps[0].team, out)
+
+    def agency_chart(self) -> str:
+        items = []
+        for row in self.r.by_level("agency"):
+            name = self.agency(row.id)
+            apps = self.agency_apps(row.id)
+            own = apps.own if apps is not None else None
+            serve = self.agency_counters(row.id).availability()
+            items.append(
+                (
+                    name,
+                    [
+                        (own, f"{name}, {self.t('legend_apps')}: {self.lang.pct(own)}"),
+                        (serve, f"{name}, {self.t('legend_counters')}: {self.lang.pct(serve)}"),
+                    ],
+                )
+            )
+        return self._hbars(items, [self.t("legend_apps"), self.t("legend_counters")])
+
+    def link_chart(self) -> str:
+        items = [
+            (row.name, [(row.availability, f"{row.name}: {self.lang.pct(row.availability)}")])
+            for row in self.r.by_level("link")
+        ]
+        return self._hbars(items, [self.t("c_avail")])
+
+    def agency_counters(self, agency: str) -> Figures:
+        out = Figures()
+        for row in self.r.by_level("counter"):
+            if row.agency == agency:
+                out.add(row.figures)
+        return out
+
+    def agencies(self) -> str:
+        t = self.t
+        head = [
+            (t("c_agency"), False),
+            (t("c_team"), False),
+            (t("c_avail"), True),
+            (t("c_own"), True),
+            (t("c_charged"), False),
+            (t("c_counters_serve"), True),
+        ]
+        rows = []
+        for row in self.r.by_level("agency"):
+            counters = self.agency_counters(row.id)
+            rows.append(
+                f"<tr><td>{escape(row.name)}</td><td>{escape(row.team)}</td>"
+                f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
+                f'<td class="small">{self.charged_text(row)}</td>'
+                f"{self.pct_td(counters.availability())}</tr>"
+            )
+        return f"<h2>{t('agencies')}</h2>" + self.table(head, rows)
+
+    def applications(self) -> str:
+        t = self.t
+        head = [
+            (t("c_name"), False),
+            (t("c_agency"), False),
+            (t("c_avail"), True),
+            (t("c_own"), True),
+            (t("c_charged"), False),
+            (t("c_down"), True),
+            (t("c_unreach"), True),
+            (t("c_maint"), True),
+            (t("c_unknown"), True),
+        ]
+        rows = [
+            f"<tr><td>{escape(row.name)}</td><td>{escape(self.agency(row.agency))}</td>"
+            f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
+            f'<td class="small">{self.charged_text(row)}</td>'
+            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.unreachable)}"
+            f"{self.h_td(row.figures.maintenance)}{self.h_td(row.figures.unknown)}</tr>"
+            for row in self.r.by_level("application")
+        ]
+        return (
+            f"<h2>{t('applications')}</h2>"
+            + self.units("c_down", "c_unreach", "c_maint", "c_unknown")
+            + self.table(head, rows)
+        )
+
+    def counters(self) -> str:
+        t = self.t
+        head = [
+            (t("c_counter"), False),
+            (t("c_agency"), False),
+            (t("c_avail"), True),
+            (t("c_own"), True),
+            (t("c_charged"), False),
+            (t("c_cannot"), True),
+            (t("c_maint"), True),
+            (t("c_unknown"), True),
+        ]
+        rows = [
+            f"<tr><td>{escape(row.name)}</td><td>{escape(self.agency(row.agency))}</td>"
+            f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
+            f'<td class="small">{self.charged_text(row)}</td>'
+            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.maintenance)}"
+            f"{self.h_td(row.figures.unknown)}</tr>"
+            for row in self.r.by_level("counter")
+        ]
+        return f"<h2>{t('counters')}</h2>" + self.table(head, rows)
+
+    def links(self) -> str:
+        t = self.t
+        head = [
+            (t("c_name"), False),
+            (t("c_team"), False),
+            (t("c_avail"), True),
+            (t("c_degraded"), True),
+            (t("c_down"), True),
+            (t("c_maint"), True),
+            (t("c_unknown"), True),
+        ]
+        rows = [
+            f"<tr><td>{escape(row.name)}</td><td>{escape(row.team)}</td>"
+            f"{self.pct_td(row.availability)}{self.h_td(row.figures.degraded)}"
+            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.maintenance)}"
+            f"{self.h_td(row.figures.unknown)}</tr>"
+            for row in self.r.by_level("link")
+        ]
+        internet = self.r.internet
+        rows.append(
+            f"<tr><td><b>{escape(t('kpi_internet'))}</b></td><td></td>"
+            f"{self.pct_td(internet.availability())}<td></td>{self.h_td(internet.down)}"
+            f"{self.h_td(internet.maintenance)}{self.h_td(internet.unknown)}</tr>"
+        )
+        return f"<h2>{t('links')}</h2>" + self.table(head, rows)
+
+    def devices(self) -> str:
+        t = self.t
+        head = [
+            (t("c_counter"), False),
+            (t("c_name"), False),
+            (t("c_kind"), False),
+            (t("c_team"), False),
+            (t("c_avail"), True),
+            (t("c_own"), True),
+            (t("c_down"), True),
+            (t("c_unreach"), True),
+            (t("c_unknown"), True),
+        ]
+        rows = [
+            f"<tr><td>{escape(row.counter)}</td><td>{escape(row.name)}</td><td>{escape(row.kind)}</td>"
+            f"<td>{escape(row.team)}</td>{self.pct_td(row.availability)}{self.pct_td(row.own)}"
+            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.unreachable)}"
+            f"{self.h_td(row.figures.unknown)}</tr>"
+            for row in (*self.r.by_level("infra"), *self.r.by_level("device"))
+        ]
+        return f"<h2>{t('devices')}</h2>" + self.table(head, rows)
+
+    def teams(self) -> str:
+        t = self.t
+        head = [
+            (t("c_team"), False),
+            (t("c_avail"), True),
+            (t("c_own"), True),
+            (t("c_own_down"), True),
+            (t("c_caused"), True),
+            (t("c_counter_h"), True),
+            (t("c_incidents"), True),
+            (t("c_mttr"), True),
+        ]
+        totals = {row.id: row for row in self.r.by_level("team")}
+        rows = []
+        for s in self.r.teams:
+            row = totals.get(s.team)
+            rows.append(
+                f"<tr><td>{escape(s.name)} <span class=small>({escape(s.team)})</span></td>"
+                f"{self.pct_td(row.availability if row else None)}"
+                f"{self.pct_td(row.own if row else None)}"
+                f"{self.h_td(s.own_down)}{self.h_td(s.caused_for_others)}{self.h_td(s.counters)}"
+                f'<td class="n">{s.incidents}</td>'
+                f'<td class="n">{self.mttr(s.mttr)}</td></tr>'
+            )
+        return (
+            f"<h2>{t('teams')}</h2>"
+            + self.units("c_own_down", "c_caused", "c_counter_h")
+            + self.table(head, rows)
+        )
+
+    def worst(self) -> str:
+        t = self.t
+
+        def ranked(rows: list[Row]) -> list[Row]:
+            rated = [r for r in rows if r.availability is not None and r.availability < 1]
+            return sorted(rated, key=lambda r: (r.availability or 0.0, -r.figures.down, r.id))[:5]
+
+        def block(title: str, rows: list[Row]) -> str:
+            head = [
+                (t("c_name"), False),
+                (t("c_avail"), True),
+                (t("c_own"), True),
+                (t("c_charged"), False),
+            ]
+            body = [
+                f"<tr><td>{escape(r.name)}</td>{self.pct_td(r.availability)}{self.pct_td(r.own)}"
+                f'<td class="small">{self.charged_text(r)}</td></tr>'
+                for r in rows
+            ]
+            inner = self.table(head, body) if rows else f"<p>{t('none')}</p>"
+            return f"<div><h3>{escape(title)}</h3>{inner}</div>"
+
+        return (
+            f"<h2>{t('worst')}</h2><div class=two>"
+            + block(t("worst_counters"), ranked(self.r.by_level("counter")))
+            + block(t("worst_apps"), ranked(self.r.by_level("application")))
+            + "</div>"
+        )
+
+    def incident_where(self, i: Incident) -> str:
+        bits = []
+        if i.counter:
+            bits.append(f"{self.t('c_counter')} {i.counter}")
+        if i.agency:
+            bits.append(self.r.agency_names.get(i.agency, i.agency))
+        if i.link:
+            bits.append(i.link)
+        return ", ".join(bits)
+
+    def incidents(self) -> str:
+        t = self.t
+        things = [i for i in self.r.incidents if i.level != "counter"]
+        counters = [i for i in self.r.incidents if i.level == "counter"]
+        out = [f"<h2>{t('incidents')}</h2>"]
+        if not self.r.incidents:
+            return out[0] + f"<p>{t('no_incidents')}</p>"
+        out.append(f"<p class=small>{escape(t('incidents_note'))}</p>")
+        if things:
+            out.append(f"<h3>{escape(t('incidents_things'))}</h3>" + self.incident_table(things))
+        if counters:
+            out.append(
+                f"<h3>{escape(t('incidents_counters'))}</h3>" + self.incident_table(counters)
+            )
+        return "".join(out)
+
+    def incident_table(self, incidents: list[Incident]) -> str:
+        t = self.t
+        head = [
+            (t("c_start"), False),
+            (t("c_end"), False),
+            (t("c_duration"), True),
+            (t("c_in_service"), True),
+            (t("c_what"), False),
+            (t("c_where"), False),
+            (t("c_status"), False),
+            (t("c_owner"), False),
+            (t("c_cause"), False),
+        ]
+        rows = []
+        for i in incidents:
+            start = self.lang.when(self.local(i.start))
+            if i.open_start:
+                start += f" ({t('before')})"
+            end = self.lang.when(self.local(i.end))
+            if i.open_end:
+                end += f" ({t('ongoing')})"
+            rows.append(
+                f"<tr><td>{escape(start)}</td><td>{escape(end)}</td>"
+                f'<td class="n">{self.lang.duration(i.duration)}</td>'
+                f'<td class="n">{self.lang.duration(i.service)}</td>'
+                f"<td>{escape(i.name)} <span class=small>({escape(t('l_' + i.level))})</span></td>"
+                f"<td>{escape(self.incident_where(i))}</td>"
+                f"<td>{escape(t('s_' + i.status))}</td>"
+                f"<td>{escape(self.team_short(i.owner))}</td>"
+                f'<td class="small">{escape(i.cause)}</td></tr>'
+            )
+        return self.table(head, rows)
+
+    def window_when(self, w: Maintenance) -> str:
+        if w.weekly is not None:
+            days = ", ".join(self.lang.weekday(d) for d in w.weekly.days)
+            return f"{self.t('every')} {days} {w.weekly.start:%H:%M}–{_clock(w.weekly.end)}"
+        assert w.start is not None and w.end is not None
+        return f"{w.start:%Y-%m-%d %H:%M} – {w.end:%Y-%m-%d %H:%M}"
+
+    def scope(self, w: Maintenance) -> str:
+        for key, value in w.scope.model_dump().items():
+            if value not in (None, False):
+                word = self.t("scope_" + key)
+                return word if key == "site" else f"{word} {value}"
+        return ""
+
+    def maintenance(self) -> str:
+        t = self.t
+        if not self.r.windows:
+            return f"<h2>{t('maintenance')}</h2><p>{t('no_maintenance')}</p>"
+        head = [
+            ("id", False),
+            (t("c_desc"), False),
+            (t("c_scope"), False),
+            (t("c_when"), False),
+            (t("c_in_service"), True),
+        ]
+        rows = [
+            f"<tr><td>{escape(u.window.id)}</td><td>{escape(u.window.description)}</td>"
+            f"<td>{escape(self.scope(u.window))}</td><td>{escape(self.window_when(u.window))}</td>"
+            f"<td class=n>{self.lang.hours(u.service)}</td></tr>"
+            for u in self.r.windows
+        ]
+        return f"<h2>{t('maintenance')}</h2>" + self.table(head, rows)
+
+    def gaps(self) -> str:
+        t = self.t
+        if not self.r.gaps:
+            return f"<h2>{t('gaps')}</h2><p>{t('no_gaps')}</p>"
+        head = [(t("c_start"), False), (t("c_end"), False), (t("c_duration"), True)]
+        rows = [
+            f"<tr><td>{escape(self.lang.when(self.local(a)))}</td>"
+            f"<td>{escape(self.lang.when(self.local(b)))}</td>"
+            f'<td class="n">{self.lang.duration(b - a)}</td></tr>'
+            for a, b in self.r.gaps
+        ]
+        return f"<h2>{t('gaps')}</h2>" + self.table(head, rows)
+
+    def closed_days(self) -> dict[dt.date, str]:
+        first = self.local(self.r.start).date()
+        last = self.local(self.r.end - 1).date()
+        language = "id" if self.lang.code == "id" else "en_US"
+        days = cal.closed_days(self.r.site, first, last, language=language)
+        extra = set(self.r.site.closed_days.extra)
+        return {d: self.t("extra_closed") if d in extra else name for d, name in days.items()}
+
+    def closed(self) -> str:
+        t = self.t
+        closed = self.closed_days()
+        if not closed:
+            return f"<h2>{t('closed_days')}</h2><p>{t('none')}</p>"
+        head = [(t("c_date"), False), (t("c_holiday"), False)]
+        rows = [
+            f"<tr><td>{escape(self.lang.date(d))} {d.year}</td><td>{escape(name)}</td></tr>"
+            for d, name in closed.items()
+        ]
+        return f"<h2>{t('closed_days')}</h2>" + self.table(head, rows)
+
+    def definitions(self) -> str:
+        items = "".join(f"<li>{text}</li>" for text in DEFINITIONS[self.lang.code])
+        return f'<h2>{self.t("definitions")}</h2><ol class="def">{items}</ol>'
+
+
+def _clock(t: dt.time) -> str:
+    return "24:00" if t == dt.time.max else f"{t:%H:%M}"
+
+
+def _floor(values: Iterable[float | None]) -> float:
+    """The lower end of a bar chart's axis: 90 %, or lower in steps of 10 % when needed."""
+    known = [v for v in values if v is not None]
+    lo = 0.9
+    while known and min(known) < lo and lo > 0:
+        lo = round(lo - 0.1, 1)
+    return max(lo, 0.0)
+
+
+def _trim(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_html(report: Report, lang: str = "id") -> str:
+    """The report as one HTML document."""
+    return Page(report, Lang(lang)).render()
