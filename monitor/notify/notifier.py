@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import zoneinfo
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.notify.channels import DeliveredChannel, EmailChannel, channel_names
 from monitor.notify.delivery import DeliveryError, send
-from monitor.notify.messages import AlertGroup, Formatter, filter_alerts
+from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_alerts
 from monitor.notify.routing import Routing, TeamKey, routing_from_plan
 
 if TYPE_CHECKING:
@@ -93,6 +94,15 @@ class SubmitResult:
     detail: str = ""
 
 
+ANNOUNCED_MEMORY_SECONDS = 30 * 60  # longer than Prometheus' 15 min of resolved re-sends
+
+
+def _alert_key(site: str, team: str, alert: WebhookAlert) -> tuple[str, str, str, str]:
+    started = alert.starts_at.isoformat() if alert.starts_at else ""
+    fingerprint = alert.fingerprint or repr(sorted(alert.labels.items()))
+    return (site, team, fingerprint, started)
+
+
 class Notifier:
     """Bounded queue plus delivery workers; counts every message's outcome."""
 
@@ -117,6 +127,10 @@ class Notifier:
         self._formatter = Formatter()
         self._plan_source = plan_source
         self._plan: object = None
+        # resolutions already announced, per (site, team, fingerprint, startsAt) -> when:
+        # Prometheus re-sends a resolved alert for 15 minutes and Alertmanager puts it into
+        # the team's next notification; the team must hear "pulih" once.
+        self._announced: dict[tuple[str, str, str, str], float] = {}
         self.configure(routing or Routing())
         self._follow_plan()
 
@@ -205,9 +219,10 @@ class Notifier:
             targets = [t for t in targets if t.name == channel]
             if not targets:
                 return SubmitResult("unknown_channel", detail=f"team {team!r} has no {channel!r}")
+        fresh = self._not_yet_announced(resolved_site, team, group)
         messages: list[Message] = []
         for t in targets:
-            alerts = filter_alerts(group.alerts, t.channel.severity, t.channel.send_resolved)
+            alerts = filter_alerts(fresh, t.channel.severity, t.channel.send_resolved)
             if not alerts:
                 continue
             language = t.channel.language
@@ -239,7 +254,23 @@ class Notifier:
             return SubmitResult("dropped", messages=len(messages), detail="notifier queue full")
         for m in messages:
             self._queue.put_nowait(m)
+        now = time.monotonic()
+        for a in fresh:
+            if a.status == "resolved":
+                self._announced[_alert_key(resolved_site, team, a)] = now
         return SubmitResult("queued", messages=len(messages))
+
+    def _not_yet_announced(self, site: str, team: str, group: AlertGroup) -> list[WebhookAlert]:
+        """The group's alerts minus resolutions this team was already told about."""
+        now = time.monotonic()
+        horizon = now - ANNOUNCED_MEMORY_SECONDS
+        if len(self._announced) > 10_000 or any(t < horizon for t in self._announced.values()):
+            self._announced = {k: t for k, t in self._announced.items() if t >= horizon}
+        return [
+            a
+            for a in group.alerts
+            if a.status != "resolved" or _alert_key(site, team, a) not in self._announced
+        ]
 
     def _count(self, m: Message, result: str) -> None:
         key = (m.team, m.channel_name, result)

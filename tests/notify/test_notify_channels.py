@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from monitor.inventory import load_plan
+from monitor.inventory import ConfigError, load_plan
 from monitor.inventory.model import Channel as InventoryChannel
 from monitor.notify import (
     FonnteChannel,
@@ -147,11 +147,12 @@ def test_routing_from_a_real_plan(tmp_path: Path) -> None:
     assert routing.timezones == {"paser": "Asia/Makassar"}
 
 
-def test_routing_names_a_channel_it_cannot_deliver(tmp_path: Path) -> None:
+def test_a_waha_channel_without_its_server_is_a_config_error(tmp_path: Path) -> None:
+    # caught when the inventory loads, not when the first alert is delivered
     path = tmp_path / "inv.yaml"
     path.write_text(INVENTORY.replace(', gateway_url: "http://127.0.0.1:3000"', ""))
-    with pytest.raises(ValueError, match=r"site paser team it-bpjs channel 1 \(whatsapp\)"):
-        routing_from_plan(load_plan(path))
+    with pytest.raises(ConfigError, match=r"needs: gateway_url \(the WAHA server\)"):
+        load_plan(path)
 
 
 def test_notifier_settings_reject_an_unknown_zone() -> None:

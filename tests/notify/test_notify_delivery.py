@@ -382,3 +382,23 @@ async def test_a_missing_secret_fails_without_retry(
     assert n.last_error[("bpjs", "telegram")] == (
         "secret unavailable: environment variable TG_TOKEN is not set"
     )
+
+
+async def test_a_resolution_is_announced_once(gw: FakeGateway) -> None:
+    # Prometheus re-sends a resolved alert for 15 minutes; Alertmanager then puts it into the
+    # team's next notification next to a new fault: the team must not hear "pulih" twice.
+    n = notifier({"bpjs": [waha(gw.url)]})
+    await n.start()
+    try:
+        old = alert("resolved", ends="2025-11-29T01:42:00Z")
+        assert n.submit(payload(old), team="bpjs", site="paser").outcome == "queued"
+        first = await gw.next()
+        assert n.submit(payload(old), team="bpjs", site="paser").outcome == "nothing"
+        new = alert(alertname="MppApplicationDown", starts="2025-11-29T02:00:00Z")
+        assert n.submit(payload(new, old), team="bpjs", site="paser").outcome == "queued"
+        second = await gw.next()
+    finally:
+        await n.stop()
+    assert first.json["text"].startswith("✅ PULIH")
+    assert "PULIH" not in second.json["text"]
+    assert "pulih" not in second.json["text"].lower()
