@@ -372,7 +372,7 @@ VARIABLES: dict[str, Any] = {
     "counter_agency": lambda: _query_var(
         "agency",
         "Instansi",
-        'label_values(mpp_counter_can_serve{site=~"$site"}, agency)',
+        'label_values(mpp_can_serve{site=~"$site"}, agency)',
         "Instansi pemilik gerai.",
         ALPHA,
     ),
@@ -393,7 +393,7 @@ VARIABLES: dict[str, Any] = {
     "counter": lambda: _query_var(
         "counter",
         "Gerai",
-        'label_values(mpp_counter_can_serve{site=~"$site", agency=~"$agency"}, counter)',
+        'label_values(mpp_can_serve{site=~"$site", agency=~"$agency"}, counter)',
         "Nomor gerai.",
         dm.VariableSort.NUMERICAL_ASC,
     ),
@@ -601,8 +601,8 @@ def overview() -> Board:
         6,
         4,
         [
-            Q(f"sum({sel('mpp_counter_can_serve', SITE)})", "Bisa melayani", instant=True),
-            Q(f"count({sel('mpp_counter_can_serve', SITE)})", "Semua gerai", instant=True),
+            Q(f"sum({sel('mpp_can_serve', SITE)})", "Bisa melayani", instant=True),
+            Q(f"count({sel('mpp_can_serve', SITE)})", "Semua gerai", instant=True),
         ],
     )
     b.add(
@@ -695,7 +695,7 @@ def overview() -> Board:
         10,
         [
             Q(
-                f"max by (counter, agency) ({sel('mpp_counter_can_serve', SITE)})",
+                f"max by (counter, agency) ({sel('mpp_can_serve', SITE)})",
                 "Gerai {{counter}} · {{agency}}",
                 instant=True,
             )
@@ -1197,7 +1197,7 @@ def counters() -> Board:
         6,
         [
             Q(
-                f"max by (counter, agency) ({sel('mpp_counter_can_serve', *csel)})",
+                f"max by (counter, agency) ({sel('mpp_can_serve', *csel)})",
                 "Gerai {{counter}} · {{agency}}",
                 instant=True,
             )
@@ -1214,7 +1214,7 @@ def counters() -> Board:
         8,
         [
             Q(
-                f"max by (counter, agency) ({sel('mpp_counter_can_serve', *csel)})",
+                f"max by (counter, agency) ({sel('mpp_can_serve', *csel)})",
                 "Gerai {{counter}} · {{agency}}",
             )
         ],
@@ -1407,8 +1407,8 @@ def uptime() -> Board:
             Q(
                 sh_ratio(
                     "agency",
-                    sel("mpp_counter_can_serve", SITE, AGENCY),
-                    f"{sel('mpp_counter_can_serve', SITE, AGENCY)} * 0 + 1",
+                    sel("mpp_can_serve", SITE, AGENCY),
+                    f"{sel('mpp_can_serve', SITE, AGENCY)} * 0 + 1",
                 ),
                 "{{agency}}",
                 instant=True,
@@ -1565,8 +1565,8 @@ def uptime() -> Board:
             Q(
                 sh_ratio(
                     "counter, agency",
-                    sel("mpp_counter_can_serve", SITE, AGENCY),
-                    f"{sel('mpp_counter_can_serve', SITE, AGENCY)} * 0 + 1",
+                    sel("mpp_can_serve", SITE, AGENCY),
+                    f"{sel('mpp_can_serve', SITE, AGENCY)} * 0 + 1",
                 ),
                 table=True,
             )
@@ -1638,7 +1638,7 @@ def uptime() -> Board:
         [
             Q(
                 "avg by (agency) (avg_over_time("
-                f"{sel('mpp_counter_can_serve', SITE, AGENCY)}[$__range]))",
+                f"{sel('mpp_can_serve', SITE, AGENCY)}[$__range]))",
                 "{{agency}}",
                 instant=True,
             )

@@ -19,8 +19,8 @@ def queries(site: str) -> dict[str, str]:
         "link_state": f"max by (entity, state) (mpp_link_state{{{s}}}) == 1",
         # min: with two monitors, the counter serves only when both say so
         "can_serve": f"min by (counter) (mpp_can_serve{{{s}}})",
-        "counter_status": f"max by (counter, status) (mpp_counter_status{{{s}}}) == 1",
-        "counter_owner": f"max by (counter, owner_team) (mpp_counter_fault_owner{{{s}}}) == 1",
+        "counter_status": f"max by (counter, status) (mpp_gerai_status{{{s}}}) == 1",
+        "counter_owner": f"max by (counter, owner_team) (mpp_gerai_fault_owner{{{s}}}) == 1",
     }
 
 

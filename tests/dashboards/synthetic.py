@@ -210,7 +210,7 @@ class SyntheticMonitor:
             app = f"{SITE}/application/{AGENCY_APPS[agency]}"
             ok = ok and self.faults.get(app, ("up",))[0] == "up"
             gauge(
-                "mpp_counter_can_serve",
+                "mpp_can_serve",
                 "1 if the counter can serve.",
                 {"site": SITE, "counter": number, "agency": agency, "team": team},
                 1.0 if ok else 0.0,

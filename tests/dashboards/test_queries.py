@@ -149,5 +149,5 @@ def test_the_check_catches_a_broken_and_an_empty_query(prom: PromServer) -> None
     assert not bad.ok and bad.error_type == "bad_data"
     empty = prom.query_raw("mpp_no_such_metric")
     assert empty.ok and empty.result == []
-    good = prom.query_raw('mpp_counter_can_serve{counter="2"}')
+    good = prom.query_raw('mpp_can_serve{counter="2"}')
     assert good.ok and [s["value"][1] for s in good.result] == ["0"]  # the synthetic fault

@@ -1,0 +1,214 @@
+"""`mpp-monitor run`: probe the inventory, serve /metrics, the status page and the API."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from monitor.inventory import ConfigError, load_plan
+from monitor.state import InMaintenance
+from monitor.targets import Plan
+from monitor.webconfig import (
+    DEFAULT_LISTEN,
+    ListenError,
+    WebConfig,
+    load_web_config,
+    os_error_text,
+    parse_listen,
+)
+
+HELP = "Run the monitor: probe every target, serve /metrics, the status page and the JSON API."
+EXAMPLES = f"""\
+  mpp-monitor run --config /etc/mpp-monitor/inventory.yaml
+  mpp-monitor run --config examples/demo.yaml --listen {DEFAULT_LISTEN}
+  mpp-monitor run --config inventory.yaml --listen 0.0.0.0:9469 --web.config web.yml
+
+Reload the inventory with SIGHUP or POST /-/reload: the new file is validated whole first;
+a bad file keeps the running configuration. Stop with SIGTERM or Ctrl-C.
+web.yml (Prometheus web-config style):
+  tls_server_config: {{cert_file: tls.crt, key_file: tls.key}}
+  basic_auth_users: {{admin: $2b$12$...}}   # bcrypt hash
+"""
+
+log = logging.getLogger("mpp_monitor.run")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the run options."""
+    parser.add_argument("--config", required=True, metavar="FILE", help="inventory file")
+    parser.add_argument(
+        "--listen",
+        default=DEFAULT_LISTEN,
+        metavar="HOST:PORT",
+        help=f"address for the web endpoints (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--web.config",
+        dest="web_config",
+        default=None,
+        metavar="FILE",
+        help="TLS and basic-auth settings (Prometheus web-config format)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=("debug", "info", "warning", "error"),
+        help="log verbosity (default info)",
+    )
+
+
+# ---- maintenance windows from the inventory ---------------------------------------------
+
+
+def maintenance_for(plan: Plan) -> InMaintenance | None:
+    """``in_maintenance(entity_id, wall)`` from the inventory's windows (None if there are none)."""
+    from monitor.calendar import MaintenanceIndex
+
+    index = MaintenanceIndex(plan)
+    return index.active if index.entities() else None
+
+
+# ---- running ----------------------------------------------------------------------------
+
+
+class StartupError(Exception):
+    """A clear start-up problem: printed as is, exit status 1."""
+
+
+async def setup_icmp(plan: Plan, ctx: Any) -> None:
+    """Open the ICMP sockets when the plan pings (StartupError with the probes' advice)."""
+    if not any(t.probe == "icmp" for t in plan.targets):
+        return
+    from probes import icmp
+
+    try:
+        await icmp.setup(ctx)
+    except icmp.IcmpUnavailable as exc:
+        raise StartupError(str(exc)) from None
+
+
+def close_icmp(ctx: Any) -> None:
+    """Release the ICMP sockets (if any were opened)."""
+    try:
+        from probes import icmp
+    except ImportError:
+        return
+    icmp.close(ctx)
+
+
+async def serve(
+    plan: Plan,
+    *,
+    config_path: str | Path,
+    listen: tuple[str, int],
+    web_config: WebConfig,
+    stop: asyncio.Event,
+    loader: Callable[[str | Path], Plan] = load_plan,
+    on_listening: Callable[[str], None] | None = None,
+) -> None:
+    """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly."""
+    from monitor.notify import Notifier
+    from monitor.service import Service
+    from monitor.web import Reloader, WebServer, make_app
+
+    defaults = plan.inventory.defaults
+    service = Service(
+        maintenance_for=maintenance_for,
+        down_after=defaults.down_after,
+        up_after=defaults.up_after,
+    )
+    # the notifier follows reloads through plan_source; the exporter reads its stats
+    notifier = Notifier(plan_source=lambda: service.plan)
+    service.notifier = notifier
+    loop = asyncio.get_running_loop()
+    server: WebServer | None = None
+    try:
+        await setup_icmp(plan, service.ctx)
+        try:
+            await service.apply_plan(plan)
+        except Exception as exc:
+            raise StartupError(f"{config_path}: {exc}") from None
+        reloader = Reloader(service, config_path, loader)
+        app = make_app(service, reloader, web_config=web_config, extra_routes=notifier.install)
+        server = WebServer(app, web_config=web_config)
+        try:
+            url = await server.start(*listen)
+        except OSError as exc:
+            server = None
+            raise StartupError(
+                f"cannot listen on {listen[0]}:{listen[1]}: {os_error_text(exc)}"
+            ) from None
+        if on_listening is not None:
+            on_listening(url)
+
+        reloads: set[asyncio.Task[list[str]]] = set()
+
+        def hup() -> None:
+            log.info("SIGHUP: reloading %s", config_path)
+            task = loop.create_task(reloader.reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, hup)
+        try:
+            await stop.wait()
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+            for task in reloads:
+                task.cancel()
+    finally:
+        if server is not None:
+            await server.stop()
+        await service.stop()
+        close_icmp(service.ctx)
+
+
+async def _main(args: argparse.Namespace) -> int:
+    try:
+        listen = parse_listen(args.listen)
+        plan = load_plan(args.config)
+        web_config = load_web_config(args.web_config)
+    except (ConfigError, ListenError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    def listening(url: str) -> None:
+        print(
+            f"mpp-monitor: {len(plan.targets)} targets; status page {url} · "
+            f"metrics {url}metrics · API {url}api/v1/status",
+            flush=True,
+        )
+
+    try:
+        await serve(
+            plan,
+            config_path=args.config,
+            listen=listen,
+            web_config=web_config,
+            stop=stop,
+            on_listening=listening,
+        )
+    except StartupError as exc:
+        print(f"mpp-monitor: {exc}", file=sys.stderr)
+        return 1
+    print("mpp-monitor: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run until SIGTERM/SIGINT."""
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return asyncio.run(_main(args))

@@ -1,0 +1,356 @@
+"""The scheduler: one staggered APScheduler job per target, bounded runs, a global limit.
+
+APScheduler (3.11, ``AsyncIOScheduler``) owns the timetable: one interval job per target
+whose start is spread over the interval by a stable hash of the target id (phase-aligned to
+the epoch, so a restart keeps each target's slot). A small custom executor receives each
+due run with its *planned* time, so start lateness (actual - planned) is exact; it runs the
+probe as our own asyncio task, which we can cancel cleanly on reload and shutdown.
+
+Every run: wait for a slot of the global concurrency limit, record lateness, then call the
+probe under ``asyncio.timeout(target.timeout)``. A timeout becomes
+``ProbeResult(success=False, reason="timeout")``; an unexpected exception becomes
+``reason="error"`` and is logged once per target and exception type (type name only: the
+message could carry a URL with credentials). A run still going when the next one is due
+makes the next one skipped (counted), never queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import logging
+import math
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Final
+
+from apscheduler.executors.base import BaseExecutor
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.schedulers.base import STATE_RUNNING
+from apscheduler.triggers.interval import IntervalTrigger
+
+from monitor.targets import Target
+from probes.base import ProbeContext, ProbeFunc, ProbeResult
+
+log = logging.getLogger(__name__)
+
+LATENESS_BUCKETS: Final[tuple[float, ...]] = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+
+ResultSink = Callable[[Target, ProbeResult, float], None]
+"""Called with (target, result, wall time) after every run of a target still planned."""
+
+
+class Histogram:
+    """Plain cumulative-free bucket counts (the exporter turns them into a histogram)."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: Iterable[float] = LATENESS_BUCKETS) -> None:
+        self.bounds: tuple[float, ...] = tuple(sorted(bounds))
+        self.counts = [0] * (len(self.bounds) + 1)  # last: above every bound (+Inf only)
+        self.count = 0
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        """Add one observation."""
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.count += 1
+        self.sum += value
+
+    def cumulative(self) -> list[tuple[float, int]]:
+        """Return (upper bound, cumulative count) pairs ending with (+Inf, count)."""
+        out: list[tuple[float, int]] = []
+        total = 0
+        for bound, n in zip((*self.bounds, math.inf), self.counts, strict=True):
+            total += n
+            out.append((bound, total))
+        return out
+
+    def quantile(self, q: float) -> float:
+        """Return the upper bound of the bucket holding quantile q (for benchmarks)."""
+        if self.count == 0:
+            return math.nan
+        rank = q * self.count
+        total = 0
+        for bound, n in zip((*self.bounds, math.inf), self.counts, strict=True):
+            total += n
+            if total >= rank:
+                return bound
+        return math.inf
+
+
+def stagger_phase(target_id: str, interval: float) -> float:
+    """Return the target's stable offset within its interval (crc32, not salted hash())."""
+    millis = max(1, round(interval * 1000))
+    return (zlib.crc32(target_id.encode()) % millis) / 1000.0
+
+
+def first_run(target_id: str, interval: float, now: float) -> float:
+    """Return the first wall time after ``now`` on the target's epoch-aligned grid."""
+    phase = stagger_phase(target_id, interval)
+    k = math.ceil((now - phase) / interval)
+    t = phase + k * interval
+    while t <= now:
+        t += interval
+    return t
+
+
+class _ProbeExecutor(BaseExecutor):  # type: ignore[misc]
+    """Hands each due run (with its planned time) to the Scheduler instead of running it."""
+
+    def __init__(self, owner: Scheduler) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        # Overridden whole: overlap is counted by the Scheduler (APScheduler would log a
+        # warning per skipped run through MaxInstancesReachedError).
+        self._owner.submit(job.id, run_times[-1].timestamp(), job.misfire_grace_time)
+
+    def _do_submit_job(self, job: Any, run_times: list[datetime]) -> None:
+        self.submit_job(job, run_times)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._owner.cancel_all()
+
+
+class Scheduler:
+    """Runs every target's probe on its own staggered timetable."""
+
+    def __init__(
+        self,
+        on_result: ResultSink,
+        ctx: ProbeContext,
+        *,
+        probes: Mapping[str, ProbeFunc] | None = None,
+        concurrency: int = 256,
+        wall: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self._on_result = on_result
+        self._ctx = ctx
+        self._probes = probes
+        self._probe_cache: dict[str, ProbeFunc] = {}
+        self.concurrency = concurrency
+        self._sem = asyncio.Semaphore(concurrency)
+        self._wall = wall
+        self._monotonic = monotonic
+        self._targets: dict[str, Target] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}  # running, by target id
+        self._all_tasks: set[asyncio.Task[None]] = set()
+        self._logged_errors: set[tuple[str, str]] = set()
+        self.lateness = Histogram()
+        self.in_flight = 0  # probes executing (holding a concurrency slot)
+        self.waiting = 0  # runs waiting for a slot
+        self.skipped = 0  # runs not started: previous still running, or missed entirely
+        self.started = 0  # runs started
+        if logging.getLogger("apscheduler").level == logging.NOTSET:
+            # "Added job"/"Removed job" at INFO for every one of 10,000 targets is noise.
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        self._aps = AsyncIOScheduler(
+            timezone=UTC,
+            executors={"default": _ProbeExecutor(self)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+        )
+
+    # -- configuration ---------------------------------------------------------------------
+
+    def probe_for(self, kind: str) -> ProbeFunc:
+        """Return the probe function for a kind (KeyError naming it if there is none)."""
+        fn = self._probe_cache.get(kind)
+        if fn is None:
+            if self._probes is not None:
+                try:
+                    fn = self._probes[kind]
+                except KeyError:
+                    raise KeyError(f"no probe for kind {kind!r}") from None
+            else:
+                from probes import get_probe
+
+                fn = get_probe(kind)
+            self._probe_cache[kind] = fn
+        return fn
+
+    def check(self, targets: Iterable[Target]) -> None:
+        """Raise (KeyError/ValueError) if any target cannot be scheduled."""
+        for t in targets:
+            self.probe_for(t.probe)
+            if not (t.interval > 0 and t.timeout > 0):
+                raise ValueError(f"target {t.id}: interval and timeout must be positive")
+
+    @property
+    def targets(self) -> Mapping[str, Target]:
+        """Return the scheduled targets by id."""
+        return self._targets
+
+    def job_ids(self) -> list[str]:
+        """Return the ids of the scheduled jobs (one per target)."""
+        return [job.id for job in self._aps.get_jobs()]
+
+    def job_interval(self, target_id: str) -> float | None:
+        """Return the interval of a target's job in seconds (None if it has none)."""
+        job = self._aps.get_job(target_id)
+        return None if job is None else float(job.trigger.interval.total_seconds())
+
+    @property
+    def running(self) -> bool:
+        """Return True once started and until stopped."""
+        return bool(self._aps.running)
+
+    def set_targets(self, targets: Iterable[Target]) -> None:
+        """Schedule exactly these targets: add new, drop removed, reschedule changed.
+
+        A changed target's in-flight run is cancelled (its result would describe the old
+        definition); its job is replaced only when the interval changed, so the timetable
+        keeps its slot otherwise. Unchanged targets are not touched.
+        """
+        new = {t.id: t for t in targets}
+        self.check(new.values())
+        resume = self._aps.state == STATE_RUNNING
+        if resume:
+            self._aps.pause()  # one wake-up after all changes instead of one per job
+        try:
+            for tid in [tid for tid in self._targets if tid not in new]:
+                self._aps.remove_job(tid)
+                self._cancel(tid)
+            old_targets = self._targets
+            self._targets = new
+            for tid, t in new.items():
+                old = old_targets.get(tid)
+                if old is None:
+                    self._add_job(t)
+                elif old != t:
+                    self._cancel(tid)
+                    if old.interval != t.interval:
+                        self._add_job(t)
+        finally:
+            if resume:
+                self._aps.resume()
+
+    def _add_job(self, t: Target) -> None:
+        start = datetime.fromtimestamp(first_run(t.id, t.interval, self._wall()), UTC)
+        self._aps.add_job(
+            self.submit,
+            trigger=IntervalTrigger(seconds=t.interval, start_date=start, timezone=UTC),
+            args=(t.id,),
+            id=t.id,
+            name=t.id,
+            misfire_grace_time=max(1, int(t.interval)),
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the timetable (must be called from inside the running event loop)."""
+        self._aps.start()
+
+    async def stop(self) -> None:
+        """Stop the timetable and cancel in-flight runs, quietly; wait until they end."""
+        if self._aps.running:
+            self._aps.shutdown(wait=False)  # deferred to the loop; calls cancel_all()
+        self.cancel_all()
+        tasks = list(self._all_tasks)
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)  # let APScheduler's deferred shutdown run
+
+    def cancel_all(self) -> None:
+        """Cancel every in-flight run."""
+        for task in list(self._all_tasks):
+            task.cancel()
+        self._tasks.clear()
+
+    def _cancel(self, target_id: str) -> None:
+        task = self._tasks.pop(target_id, None)
+        if task is not None:
+            task.cancel()
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def submit(
+        self, target_id: str, planned: float | None = None, grace: float | None = None
+    ) -> None:
+        """Start one run of a target planned at wall time ``planned`` (unless overlapping)."""
+        target = self._targets.get(target_id)
+        if target is None:
+            return
+        now = self._wall()
+        if planned is None:
+            planned = now
+        if target_id in self._tasks or (grace is not None and now - planned > grace):
+            self.skipped += 1
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._run(target, planned), name=f"probe {target_id}"
+        )
+        self._tasks[target_id] = task
+        self._all_tasks.add(task)
+        task.add_done_callback(partial(self._done, target_id))
+
+    def _done(self, target_id: str, task: asyncio.Task[None]) -> None:
+        self._all_tasks.discard(task)
+        if self._tasks.get(target_id) is task:
+            del self._tasks[target_id]
+
+    async def _run(self, target: Target, planned: float) -> None:
+        probe = self.probe_for(target.probe)
+        self.waiting += 1
+        try:
+            await self._sem.acquire()
+        finally:
+            self.waiting -= 1
+        try:
+            self.started += 1
+            self.lateness.observe(max(0.0, self._wall() - planned))
+            self.in_flight += 1
+            t0 = self._monotonic()
+            try:
+                async with asyncio.timeout(target.timeout):
+                    result = await probe(target, target.settings, self._ctx)
+            except TimeoutError:
+                result = ProbeResult(False, self._monotonic() - t0, reason="timeout")
+            except Exception as exc:
+                result = ProbeResult(
+                    False, self._monotonic() - t0, reason="error", info={"detail": "internal"}
+                )
+                key = (target.id, type(exc).__name__)
+                if key not in self._logged_errors:
+                    self._logged_errors.add(key)
+                    log.error(
+                        "probe %s for target %s raised %s (reported as reason=error; logged once)",
+                        target.probe,
+                        target.id,
+                        type(exc).__name__,
+                    )
+            finally:
+                self.in_flight -= 1
+        finally:
+            self._sem.release()
+        if self._targets.get(target.id) is not target:
+            return  # removed or changed while running
+        try:
+            self._on_result(target, result, self._wall())
+        except Exception:
+            log.exception("recording the result of %s failed", target.id)

@@ -1,0 +1,1 @@
+"""End-to-end tests: namespaces, the monitor, real Prometheus and Alertmanager, a sink."""
