@@ -1637,8 +1637,7 @@ def uptime() -> Board:
         5,
         [
             Q(
-                "avg by (agency) (avg_over_time("
-                f"{sel('mpp_can_serve', SITE, AGENCY)}[$__range]))",
+                f"avg by (agency) (avg_over_time({sel('mpp_can_serve', SITE, AGENCY)}[$__range]))",
                 "{{agency}}",
                 instant=True,
             )
