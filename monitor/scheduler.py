@@ -7,7 +7,7 @@ due run with its *planned* time, so start lateness (actual - planned) is exact; 
 probe as our own asyncio task, which we can cancel cleanly on reload and shutdown.
 
 Every run: wait for a slot of the global concurrency limit, record lateness, then call the
-probe under ``asyncio.timeout(target.timeout)``. A timeout becomes
+probe under ``asyncio.timeout(target.timeout + backstop_grace)``. A timeout becomes
 ``ProbeResult(success=False, reason="timeout")``; an unexpected exception becomes
 ``reason="error"`` and is logged once per target and exception type (type name only: the
 message could carry a URL with credentials). A run still going when the next one is due
@@ -52,6 +52,12 @@ LATENESS_BUCKETS: Final[tuple[float, ...]] = (
     5.0,
     10.0,
 )
+
+
+def backstop_grace(timeout: float) -> float:
+    """Extra time the scheduler allows beyond a probe's own deadline (at most 5%, 0.25 s)."""
+    return min(0.25, 0.05 * timeout)
+
 
 ResultSink = Callable[[Target, ProbeResult, float], None]
 """Called with (target, result, wall time) after every run of a target still planned."""
@@ -327,7 +333,10 @@ class Scheduler:
             self.in_flight += 1
             t0 = self._monotonic()
             try:
-                async with asyncio.timeout(target.timeout):
+                # The probes keep target.timeout themselves and then return a result with
+                # their phases and partial figures; the small grace lets that result win over
+                # this backstop, which only catches a probe that ignores its deadline.
+                async with asyncio.timeout(target.timeout + backstop_grace(target.timeout)):
                     result = await probe(target, target.settings, self._ctx)
             except TimeoutError:
                 result = ProbeResult(False, self._monotonic() - t0, reason="timeout")
