@@ -55,6 +55,12 @@ RTT = 'phase="rtt"'
 CONNECT = 'phase="connect"'
 NOTIFY_FAILED = 'result=~"failed|dropped"'
 
+# Said by every panel fed only by ICMP anchors of the uplinks: such a panel is empty when no
+# uplink has an ICMP anchor (e.g. HTTP/TCP anchors only, like the demo's simulated MPP).
+NO_ICMP_ANCHOR = (
+    " Kosong bila tidak ada uplink yang punya anchor ICMP (mis. hanya anchor HTTP/TCP)."
+)
+
 # Numeric codes for the status enums (state timelines and stats need one number per thing).
 STATUS_CODES = (("up", 1), ("down", 2), ("unreachable", 3), ("maintenance", 4), ("unknown", 5))
 LINK_STATE_CODES = (("up", 1), ("degraded", 2), ("down", 3))
@@ -657,7 +663,7 @@ def overview() -> Board:
     b.add(
         _stat(
             "Kehilangan paket uplink",
-            "Rasio paket ICMP yang hilang ke anchor uplink, pada probe terakhir.",
+            "Rasio paket ICMP yang hilang ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
             "percentunit",
             thresholds=steps((None, "green"), (0.05, "yellow"), (0.2, "red")),
             graph=True,
@@ -665,12 +671,12 @@ def overview() -> Board:
         ),
         8,
         5,
-        [Q(f"max by (link) ({sel('mpp_link_loss_ratio', SITE)})", "{{link}}")],
+        [Q(f"max by (link) ({sel('mpp_link_loss_ratio', SITE)})", "{{link}}", may_be_empty=True)],
     )
     b.add(
         _stat(
             "Latensi median uplink",
-            "RTT median ke anchor uplink, pada probe terakhir.",
+            "RTT median ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
             "s",
             thresholds=steps((None, "green"), (0.1, "yellow"), (0.3, "red")),
             graph=True,
@@ -678,7 +684,13 @@ def overview() -> Board:
         ),
         8,
         5,
-        [Q(f"max by (link) ({sel('mpp_link_rtt_median_seconds', SITE)})", "{{link}}")],
+        [
+            Q(
+                f"max by (link) ({sel('mpp_link_rtt_median_seconds', SITE)})",
+                "{{link}}",
+                may_be_empty=True,
+            )
+        ],
     )
 
     b.row("Gerai layanan")
@@ -839,7 +851,7 @@ def links() -> Board:
     smoke = _series(
         "Latensi $link: median dengan sebaran min–maks",
         "Garis: RTT median ke anchor uplink. Pita: RTT terendah sampai tertinggi dalam tiap "
-        "interval. Pita yang melebar berarti latensi tidak stabil.",
+        "interval. Pita yang melebar berarti latensi tidak stabil." + NO_ICMP_ANCHOR,
         "s",
         min_val=0,
     )
@@ -881,13 +893,19 @@ def links() -> Board:
                 "min by (link) (min_over_time("
                 f"{sel('probe_icmp_duration_rtt_min_seconds', *target_sel)}[$__rate_interval]))",
                 "min",
+                may_be_empty=True,
             ),
             Q(
                 "max by (link) (max_over_time("
                 f"{sel('probe_icmp_duration_rtt_max_seconds', *target_sel)}[$__rate_interval]))",
                 "maks",
+                may_be_empty=True,
             ),
-            Q(f"max by (link) ({sel('mpp_link_rtt_median_seconds', *link_sel)})", "median"),
+            Q(
+                f"max by (link) ({sel('mpp_link_rtt_median_seconds', *link_sel)})",
+                "median",
+                may_be_empty=True,
+            ),
         ],
     )
 
@@ -895,19 +913,25 @@ def links() -> Board:
     b.add(
         _series(
             "Kehilangan paket per uplink",
-            "Rasio paket ICMP yang hilang, gabungan semua anchor uplink.",
+            "Rasio paket ICMP yang hilang, gabungan semua anchor uplink." + NO_ICMP_ANCHOR,
             "percentunit",
             min_val=0,
             max_val=1,
         ),
         12,
         8,
-        [Q(f"max by (link) ({sel('mpp_link_loss_ratio', *link_sel)})", "{{link}}")],
+        [
+            Q(
+                f"max by (link) ({sel('mpp_link_loss_ratio', *link_sel)})",
+                "{{link}}",
+                may_be_empty=True,
+            )
+        ],
     )
     b.add(
         _series(
             "Jitter per anchor",
-            "Simpangan baku RTT ICMP per anchor uplink.",
+            "Simpangan baku RTT ICMP per anchor uplink." + NO_ICMP_ANCHOR,
             "s",
             min_val=0,
         ),
@@ -918,6 +942,7 @@ def links() -> Board:
                 "max by (link, target) ("
                 f"{sel('probe_icmp_duration_rtt_stddev_seconds', *target_sel)})",
                 "{{target}}",
+                may_be_empty=True,
             )
         ],
     )
