@@ -9,7 +9,7 @@ English (``summary_en``, ``description_en``); every alert has a ``runbook_url``.
 # No `from __future__ import annotations`: tools/generate.py loads this file without
 # registering it in sys.modules, and dataclasses then cannot resolve string annotations.
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -54,13 +54,14 @@ class Alert:
     summary_en: str
     description_en: str
     labels: dict[str, str] = field(default_factory=dict)
+    keep_firing_for: str = ""
 
     def rule(self) -> dict[str, Any]:
         """Return the rule as a mapping in Prometheus' rule-file shape."""
-        return {
-            "alert": self.name,
-            "expr": _expr(self.expr),
-            "for": self.for_,
+        rule: dict[str, Any] = {"alert": self.name, "expr": _expr(self.expr), "for": self.for_}
+        if self.keep_firing_for:
+            rule["keep_firing_for"] = self.keep_firing_for
+        return rule | {
             "labels": {"severity": self.severity, **self.labels},
             "annotations": {
                 "summary": self.summary,
@@ -440,9 +441,35 @@ GROUPS: list[tuple[str, list[dict[str, Any]], list[Alert]]] = [
 ]
 
 
+# A fault alert keeps firing this long after its expression stops matching, so a restart of
+# the monitor in the middle of an outage (a missed scrape marks the series stale, then the
+# state starts "unknown" until the first probe) neither sends a false "resolved" nor pages
+# the same outage twice. The price: "resolved" arrives this much later.
+RESTART_GAP = "2m"
+KEEP_FIRING = frozenset(
+    {
+        "MppSiteOffline",
+        "MppLinkDown",
+        "MppLinkDegraded",
+        "MppApplicationDown",
+        "MppCounterCannotServe",
+        "MppCounterDeviceDown",
+        "MppInfraDeviceDown",
+    }
+)
+
+
 def alerts() -> list[Alert]:
     """Return every alert, in file order."""
-    return [a for _, _, group in GROUPS for a in group]
+    return [
+        replace(a, keep_firing_for=RESTART_GAP) if a.name in KEEP_FIRING else a
+        for _, _, group in GROUPS
+        for a in group
+    ]
+
+
+def _kept(rules: list[Alert]) -> list[Alert]:
+    return [replace(a, keep_firing_for=RESTART_GAP) if a.name in KEEP_FIRING else a for a in rules]
 
 
 def _dump(data: Any) -> str:
@@ -459,7 +486,7 @@ def rules_text(for_override: str | None = None) -> str:
     end-to-end tests against a real Prometheus (the committed file never uses it)."""
     groups: list[dict[str, Any]] = [{"name": "mpp-recording", "rules": RECORDING}]
     groups += [
-        {"name": name, "rules": records + [a.rule() for a in rules]}
+        {"name": name, "rules": records + [a.rule() for a in _kept(rules)]}
         for name, records, rules in GROUPS
     ]
     if for_override is not None:

@@ -248,3 +248,31 @@ def test_short_for_windows_for_end_to_end_tests(tmp_path: Path) -> None:
         [_promtool(), "check", "rules", str(path)], capture_output=True, text=True, timeout=60
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_monitor_restart_mid_outage_neither_resolves_nor_pages_twice(tmp_path: Path) -> None:
+    # alerts/tests/restart.test.yml passes with the committed rules (test above); without
+    # keep_firing_for the same file fails: the restart gap would resolve and re-page.
+    def no_keep_firing(rule: dict[str, Any]) -> None:
+        rule.pop("keep_firing_for", None)
+
+    files = [f for f in _mutated_rules(tmp_path, no_keep_firing) if f.name == "restart.test.yml"]
+    assert files, "alerts/tests/restart.test.yml is missing"
+    proc = _run_promtool_tests(files)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    for name in ("MppApplicationDown", "MppLinkDown", "MppCounterDeviceDown"):
+        assert f"alertname: {name}," in out, name
+
+
+def test_fault_alerts_keep_firing_across_a_restart() -> None:
+    kept = {a["alert"]: a.get("keep_firing_for") for a in _alerts()}
+    for name in (
+        "MppSiteOffline",
+        "MppLinkDown",
+        "MppApplicationDown",
+        "MppCounterDeviceDown",
+        "MppInfraDeviceDown",
+        "MppCounterCannotServe",
+    ):
+        assert kept[name] == "2m", name

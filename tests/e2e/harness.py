@@ -201,6 +201,8 @@ def short_rules(src: Path, dst: Path, window: str = FOR_WINDOW) -> list[str]:
         return f"{m.group(1)}for: {'1m' if name in self_alerts else window}"
 
     new, count = re.subn(r"(?m)^(\s+)for:\s*\S+\s*$", shorten, text)
+    # keep_firing_for (2m: bridges a monitor restart) would delay every "resolved" here
+    new = re.sub(r"(?m)^(\s+)keep_firing_for:\s*\S+\s*$", rf"\g<1>keep_firing_for: {window}", new)
     alerts = re.findall(r"(?m)^\s+- alert:\s*(\S+)\s*$", text)
     if count != len(alerts):
         raise AssertionError(f"{src}: {len(alerts)} alerts but {count} 'for:' lines")
