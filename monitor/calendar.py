@@ -33,6 +33,7 @@ import functools
 import zoneinfo
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 from monitor.inventory.expand import counter_label
 from monitor.inventory.model import Maintenance, Scope, ServiceHours, Site, Weekday
@@ -77,9 +78,12 @@ def _clip(pieces: Iterable[Interval], start: dt.datetime, end: dt.datetime) -> l
     return out
 
 
-def merge_intervals(pieces: Iterable[Interval]) -> list[Interval]:
-    """Sort intervals and merge the overlapping or touching ones."""
-    out: list[Interval] = []
+_When = TypeVar("_When", dt.datetime, float)
+
+
+def merge_intervals(pieces: Iterable[tuple[_When, _When]]) -> list[tuple[_When, _When]]:
+    """Sort intervals (of datetimes or of unix seconds) and merge overlapping or touching ones."""
+    out: list[tuple[_When, _When]] = []
     for a, b in sorted(pieces):
         if out and a <= out[-1][1]:
             if b > out[-1][1]:

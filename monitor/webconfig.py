@@ -30,7 +30,12 @@ from typing import Any, Literal
 import bcrypt
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from monitor.inventory.load import ConfigError, ErrorItem, parse_yaml, validation_errors
+from monitor.inventory.load import (
+    ConfigError,
+    parse_yaml,
+    read_config_text,
+    validation_errors,
+)
 
 DEFAULT_LISTEN = "127.0.0.1:9469"
 _BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -180,13 +185,7 @@ def load_web_config(path: str | Path | None) -> WebConfig:
     if path is None:
         return WebConfig()
     file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([ErrorItem(file, 0, 0, "", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError([ErrorItem(file, 0, 0, "", f"cannot read file: {exc}")]) from None
-    doc = parse_yaml(text, file)
+    doc = parse_yaml(read_config_text(path), file)
     data: Any = doc.data if doc.data is not None else {}
     if not isinstance(data, dict):
         raise ConfigError([doc.error((), "the top level must be a mapping")])

@@ -1,1 +1,21 @@
 """CLI sub-commands: each module has HELP, EXAMPLES, configure() and run()."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitor.targets import Plan
+
+
+def load_plan_or_report(path: str) -> Plan | None:
+    """Load and expand an inventory; on errors print every one to stderr and return None."""
+    from monitor.inventory import ConfigError, load_plan
+
+    try:
+        return load_plan(path)
+    except ConfigError as exc:
+        for err in exc.errors:
+            print(err, file=sys.stderr)
+        return None

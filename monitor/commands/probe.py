@@ -48,13 +48,10 @@ async def _run_one(target: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the probe command."""
-    from monitor.inventory import ConfigError, load_plan
+    from monitor.commands import load_plan_or_report
 
-    try:
-        plan = load_plan(args.config)
-    except ConfigError as exc:
-        for err in exc.errors:
-            print(err, file=sys.stderr)
+    plan = load_plan_or_report(args.config)
+    if plan is None:
         return 1
     try:
         target = plan.target(args.target)

@@ -54,14 +54,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the render command."""
-    from monitor.inventory import ConfigError, load_plan
+    from monitor.commands import load_plan_or_report
     from monitor.render import RenderOptions, render_alertmanager, render_prometheus
 
-    try:
-        plan = load_plan(args.config)
-    except ConfigError as exc:
-        for err in exc.errors:
-            print(err, file=sys.stderr)
+    plan = load_plan_or_report(args.config)
+    if plan is None:
         return 1
     inv = plan.inventory
     if args.what == "alertmanager":

@@ -367,16 +367,22 @@ def validation_errors(
     return items
 
 
+def read_config_text(path: str | Path) -> str:
+    """Read a config file as UTF-8; raise ConfigError naming the file when it cannot be read."""
+    file = str(path)
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ErrorItem(file, 0, 0, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ErrorItem(file, 0, 0, "", f"cannot read file: {exc}")]) from None
+
+
 def load_inventory(path: str | Path, text: str | None = None) -> tuple[Inventory, Document]:
     """Parse and validate an inventory file; raise ConfigError listing every problem."""
     file = str(path)
     if text is None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError([ErrorItem(file, 0, 0, "", "file not found")]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError([ErrorItem(file, 0, 0, "", f"cannot read file: {exc}")]) from None
+        text = read_config_text(path)
     doc = parse_yaml(text, file)
     if not isinstance(doc.data, dict):
         raise ConfigError([doc.error((), "the top level must be a mapping with 'sites'")])

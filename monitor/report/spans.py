@@ -6,20 +6,15 @@ import itertools
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
+from monitor.calendar import merge_intervals
+
 Span = tuple[float, float]
 Spans = list[Span]
 
 
 def normalize(pieces: Iterable[Span]) -> Spans:
     """Sort spans and merge the overlapping or touching ones; drop empty ones."""
-    out: Spans = []
-    for a, b in sorted(p for p in pieces if p[1] > p[0]):
-        if out and a <= out[-1][1]:
-            if b > out[-1][1]:
-                out[-1] = (out[-1][0], b)
-        else:
-            out.append((a, b))
-    return out
+    return merge_intervals(p for p in pieces if p[1] > p[0])
 
 
 def union(*sets: Spans) -> Spans:
