@@ -793,8 +793,10 @@ def metrics_handler(
             async for piece in pieces:
                 await resp.write(piece)
             await resp.write_eof()
-        except ConnectionResetError:
-            # The scraper went away mid-body (timeout, restart): nothing to report.
+        except ConnectionError:
+            # The scraper went away mid-body (timeout, restart): nothing to report. A reset
+            # while writing raises ConnectionResetError; leaving while we wait for it to read
+            # (drain) raises a plain ConnectionError("Connection lost").
             log.debug("/metrics client disconnected during the response")
         return resp
 

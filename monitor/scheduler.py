@@ -12,6 +12,11 @@ probe under ``asyncio.timeout(target.timeout + backstop_grace)``. A timeout beco
 ``reason="error"`` and is logged once per target and exception type (type name only: the
 message could carry a URL with credentials). A run still going when the next one is due
 makes the next one skipped (counted), never queued.
+
+APScheduler plans each next run from the previous one in *wall* time, so a wall clock set
+back (NTP stepping at boot, an operator) would stall every job for the size of the step.
+``follow_clock()``, called about every second by the service, notices a step (wall minus
+monotonic changed) and re-plans every job on its grid from the new time.
 """
 
 from __future__ import annotations
@@ -52,6 +57,10 @@ LATENESS_BUCKETS: Final[tuple[float, ...]] = (
     5.0,
     10.0,
 )
+
+
+CLOCK_STEP: Final = 1.0
+"""A change of (wall - monotonic) this large, in seconds, is a clock step, not NTP slewing."""
 
 
 def backstop_grace(timeout: float) -> float:
@@ -169,6 +178,8 @@ class Scheduler:
         self.waiting = 0  # runs waiting for a slot
         self.skipped = 0  # runs not started: previous still running, or missed entirely
         self.started = 0  # runs started
+        self.clock_steps = 0  # wall clock steps noticed by follow_clock()
+        self._clock_offset: float | None = None  # wall - monotonic when last looked
         if logging.getLogger("apscheduler").level == logging.NOTSET:
             # "Added job"/"Removed job" at INFO for every one of 10,000 targets is noise.
             logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -270,7 +281,28 @@ class Scheduler:
 
     def start(self) -> None:
         """Start the timetable (must be called from inside the running event loop)."""
+        self._clock_offset = self._wall() - self._monotonic()
         self._aps.start()
+
+    def follow_clock(self) -> float:
+        """Re-plan every job if the wall clock stepped; return the step in seconds (0 if none)."""
+        offset = self._wall() - self._monotonic()
+        last, self._clock_offset = self._clock_offset, offset
+        step = 0.0 if last is None else offset - last
+        if abs(step) < CLOCK_STEP or self._aps.state != STATE_RUNNING:
+            return 0.0
+        self.clock_steps += 1
+        log.warning("wall clock stepped by %+.1f s: re-planning every target", step)
+        now = self._wall()
+        self._aps.pause()  # one wake-up after all changes
+        try:
+            for tid, t in self._targets.items():
+                if self._aps.get_job(tid) is not None:
+                    when = datetime.fromtimestamp(first_run(tid, t.interval, now), UTC)
+                    self._aps.modify_job(tid, next_run_time=when)
+        finally:
+            self._aps.resume()
+        return step
 
     async def stop(self) -> None:
         """Stop the timetable and cancel in-flight runs, quietly; wait until they end."""

@@ -161,6 +161,11 @@ class Service:
         # Maintenance windows open and close with time, not only with results.
         while True:
             await asyncio.sleep(self.refresh_interval)
+            try:
+                # a wall clock set back would otherwise stall APScheduler's timetable
+                self._scheduler.follow_clock()
+            except Exception:
+                log.exception("re-planning after a clock step failed")
             if not self._state.time_dependent:
                 continue
             try:
