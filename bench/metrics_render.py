@@ -169,8 +169,7 @@ async def longest_hold(renderer: MetricsRenderer) -> float:
 
     task = asyncio.create_task(ticker())
     await asyncio.sleep(0)
-    async for _ in renderer.stream():
-        pass
+    await renderer.render_async()
     stop = True
     await task
     return max(gaps)

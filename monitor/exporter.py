@@ -30,7 +30,6 @@ import math
 import sys
 import zlib
 from collections.abc import (
-    AsyncIterator,
     Awaitable,
     Callable,
     Generator,
@@ -596,9 +595,6 @@ def _add(m: Metric, fam: Family, values: list[str], extra: str, value: float) ->
     m.add_metric(labels, value)  # type: ignore[attr-defined]
 
 
-_STREAM_PIECE: Final = 4096  # lines per piece when streaming a large family
-
-
 class MetricsRenderer:
     """Renders the exposition text itself (see the module docstring).
 
@@ -740,29 +736,15 @@ class MetricsRenderer:
         """Render, letting the event loop run between chunks of series."""
         return self._join(await self._build_async())
 
-    async def stream(self) -> AsyncIterator[bytes]:
-        """Render in pieces (a family, or a few thousand lines), yielding to the loop."""
-        for header, lines in await self._build_async():
-            yield header.encode()
-            for i in range(0, len(lines), _STREAM_PIECE):
-                yield "".join(lines[i : i + _STREAM_PIECE]).encode()
-                await asyncio.sleep(0)
-
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-gzip")
         return self._pool
 
-    async def gzip_stream(self, pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """Compress pieces off the event loop (zlib releases the GIL), level 1."""
+    async def gzip(self, data: bytes) -> bytes:
+        """Compress off the event loop (zlib releases the GIL): gzip container, level 1."""
         loop = asyncio.get_running_loop()
-        comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip container
-        pool = self._executor()
-        async for piece in pieces:
-            out = await loop.run_in_executor(pool, comp.compress, piece)
-            if out:
-                yield out
-        yield comp.flush()
+        return await loop.run_in_executor(self._executor(), _gzip, data)
 
     def close(self) -> None:
         """Release the compression thread."""
@@ -776,28 +758,83 @@ class _HasRenderer(Protocol):
     def renderer(self) -> MetricsRenderer: ...
 
 
-def metrics_handler(
-    service: _HasRenderer,
-) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """Return an aiohttp handler streaming the service's /metrics (gzip when asked)."""
+_WRITE_PIECE = 256 * 1024
 
-    async def handle(request: web.Request) -> web.StreamResponse:
-        renderer = service.renderer
+
+class MetricsHandler:
+    """The aiohttp handler serving the service's /metrics (gzip when asked).
+
+    Readers that stall must neither block other scrapes nor multiply memory: a scrape that
+    arrives while others are still being sent shares their rendering (and its gzip) if it is
+    at most ``max_age`` seconds old, each response sends slices of that shared text (no copy
+    per client), and a response not sent within ``deadline`` seconds is abandoned and its
+    connection closed. So stalled readers hold at most ``deadline / max_age`` renderings.
+    """
+
+    def __init__(self, service: _HasRenderer, *, deadline: float = 30.0, max_age: float = 1.0):
+        self.service = service
+        self.deadline = deadline
+        self.max_age = max_age
+        self.in_progress = 0  # responses being sent now
+        self.renders = 0  # renderings made (shared by concurrent scrapes)
+        self._lock = asyncio.Lock()
+        self._at = -math.inf
+        self._plain = b""
+        self._gzip: bytes | None = None
+
+    async def _body(self, gzipped: bool) -> bytes:
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            # Share a rendering only with responses still being sent (readers that stall),
+            # and only while it is young: a scrape after the others finished gets fresh data.
+            shared = self.in_progress > 1 and loop.time() - self._at <= self.max_age
+            if not shared:
+                self._plain = await self.service.renderer.render_async()
+                self._gzip = None
+                self._at = loop.time()
+                self.renders += 1
+            if not gzipped:
+                return self._plain  # the shared object itself: no copy per client
+            if self._gzip is None:
+                self._gzip = await self.service.renderer.gzip(self._plain)
+            return self._gzip
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Serve one scrape."""
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
         resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
-        pieces = renderer.stream()
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if gzipped:
             resp.headers["Content-Encoding"] = "gzip"
-            pieces = renderer.gzip_stream(pieces)
-        await resp.prepare(request)
+        self.in_progress += 1
         try:
-            async for piece in pieces:
-                await resp.write(piece)
-            await resp.write_eof()
+            async with asyncio.timeout(self.deadline):
+                text = memoryview(await self._body(gzipped))
+                resp.content_length = len(text)
+                await resp.prepare(request)
+                for i in range(0, len(text), _WRITE_PIECE):
+                    await resp.write(text[i : i + _WRITE_PIECE])
+                await resp.write_eof()
         except ConnectionError:
             # The scraper went away mid-body (timeout, restart): nothing to report. A reset
             # while writing raises ConnectionResetError; leaving while we wait for it to read
             # (drain) raises a plain ConnectionError("Connection lost").
             log.debug("/metrics client disconnected during the response")
+        except TimeoutError:
+            log.warning("/metrics: client did not read in %gs: connection closed", self.deadline)
+            if request.transport is not None:
+                request.transport.abort()
+        finally:
+            self.in_progress -= 1
         return resp
 
-    return handle
+
+def metrics_handler(
+    service: _HasRenderer, **kwargs: float
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Return an aiohttp handler for a service's /metrics (see MetricsHandler)."""
+    return MetricsHandler(service, **kwargs).handle
+
+
+def _gzip(data: bytes) -> bytes:
+    comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip container, fast
+    return comp.compress(data) + comp.flush()

@@ -27,12 +27,14 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from monitor import __version__
-from monitor.exporter import MetricsRenderer, metrics_handler
+from monitor.exporter import MetricsHandler, MetricsRenderer
 from monitor.inventory import ConfigError, load_plan
 from monitor.state import EntityView, Snapshot
 from monitor.statuspage import Names, counter_state, pick_lang, render_page
 from monitor.targets import Plan
 from monitor.webconfig import WebConfig, format_url
+
+METRICS_HANDLER = web.AppKey("metrics_handler", MetricsHandler)
 
 log = logging.getLogger("mpp_monitor.web")
 
@@ -261,7 +263,8 @@ def make_app(
     app = web.Application(middlewares=[guard], client_max_size=MAX_REQUEST_BODY)
     app.router.add_get("/", page)
     app.router.add_get("/api/v1/status", status)
-    app.router.add_get("/metrics", metrics_handler(service))
+    app[METRICS_HANDLER] = MetricsHandler(service)
+    app.router.add_get("/metrics", app[METRICS_HANDLER].handle)
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from monitor.inventory import load_plan
 from monitor.targets import Entity, Plan, Target
+from monitor.web import METRICS_HANDLER
 from probes.base import ProbeResult
 from probes.settings import HttpSettings
 from tests.runtime.helpers import FakeProbes, entity, ok, plan, target
@@ -152,21 +153,9 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
         svc.scheduler.submit(t.id)
     await served.watcher.wait_for(lambda: len(served.watcher.results) >= len(targets))
 
-    # Count the /metrics responses in progress: the stream is suspended while the handler
-    # waits for a client that does not read.
-    renderer = svc.renderer
-    streaming = {"now": 0}
-    original = renderer.stream
-
-    async def counted() -> AsyncIterator[bytes]:
-        streaming["now"] += 1
-        try:
-            async for piece in original():
-                yield piece
-        finally:
-            streaming["now"] -= 1
-
-    renderer.stream = counted  # type: ignore[method-assign]
+    # The /metrics responses in progress (a stalled reader keeps its response in progress).
+    handler = served.server.app[METRICS_HANDLER]
+    renders_before = handler.renders
     _, _, full = await fetch(served.url + "metrics")
     assert len(full) > 8 * 1024 * 1024  # larger than any socket buffer on the way
 
@@ -185,7 +174,7 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
             await loop.sock_sendall(s, b"GET / HTTP/1.1\r\nHost: x\r\nX-a: ")  # slowloris
         held.append(s)
     async with asyncio.timeout(10):
-        while streaming["now"] < 10:
+        while handler.in_progress < 10:
             await asyncio.sleep(0.01)
 
     for _ in range(3):
@@ -193,7 +182,7 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
             status, _, text = await fetch(served.url + "metrics")
         assert status == 200
         assert text.count("\nprobe_success{") == len(targets)  # the whole exposition
-        assert streaming["now"] >= 10  # the slow ones are still held meanwhile
+        assert handler.in_progress >= 10  # the slow ones are still held meanwhile
         async with asyncio.timeout(10):
             status, _, page = await fetch(served.url + "?lang=en")
         assert status == 200 and "</html>" in page
@@ -205,12 +194,14 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
         s.close()
     held.clear()
     async with asyncio.timeout(10):
-        while streaming["now"]:
+        while handler.in_progress:
             # an abandoned response is freed with a reference cycle through its exception
             gc.collect()
             await asyncio.sleep(0.01)
     await asyncio.sleep(0.1)  # let aiohttp finish the closed connections
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    # the stalled readers shared renderings instead of holding one copy each
+    assert handler.renders - renders_before < 10
 
 
 @pytest.fixture
