@@ -595,6 +595,9 @@ def _add(m: Metric, fam: Family, values: list[str], extra: str, value: float) ->
     m.add_metric(labels, value)  # type: ignore[attr-defined]
 
 
+_PIECE_LINES: Final = 4096  # lines per piece of a rendering
+
+
 class MetricsRenderer:
     """Renders the exposition text itself (see the module docstring).
 
@@ -734,17 +737,31 @@ class MetricsRenderer:
 
     async def render_async(self) -> bytes:
         """Render, letting the event loop run between chunks of series."""
-        return self._join(await self._build_async())
+        return b"".join(await self.render_pieces())
+
+    async def render_pieces(self) -> list[bytes]:
+        """Render as pieces of a few thousand lines, yielding to the loop between pieces
+        (joining and encoding 50 MB at once would hold the loop for a tenth of a second)."""
+        pieces: list[bytes] = []
+        for header, lines in await self._build_async():
+            pieces.append(header.encode())
+            for i in range(0, len(lines), _PIECE_LINES):
+                pieces.append("".join(lines[i : i + _PIECE_LINES]).encode())
+                await asyncio.sleep(0)
+        return pieces
 
     def _executor(self) -> ThreadPoolExecutor:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="metrics-gzip")
         return self._pool
 
-    async def gzip(self, data: bytes) -> bytes:
-        """Compress off the event loop (zlib releases the GIL): gzip container, level 1."""
+    async def gzip(self, pieces: list[bytes]) -> list[bytes]:
+        """Compress pieces off the event loop (zlib releases the GIL): one gzip stream."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor(), _gzip, data)
+        comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip container, fast
+        out = [await loop.run_in_executor(self._executor(), comp.compress, p) for p in pieces]
+        out.append(comp.flush())
+        return [p for p in out if p]
 
     def close(self) -> None:
         """Release the compression thread."""
@@ -758,15 +775,12 @@ class _HasRenderer(Protocol):
     def renderer(self) -> MetricsRenderer: ...
 
 
-_WRITE_PIECE = 256 * 1024
-
-
 class MetricsHandler:
     """The aiohttp handler serving the service's /metrics (gzip when asked).
 
     Readers that stall must neither block other scrapes nor multiply memory: a scrape that
     arrives while others are still being sent shares their rendering (and its gzip) if it is
-    at most ``max_age`` seconds old, each response sends slices of that shared text (no copy
+    at most ``max_age`` seconds old, each response sends that shared text piece by piece (no copy
     per client), and a response not sent within ``deadline`` seconds is abandoned and its
     connection closed. So stalled readers hold at most ``deadline / max_age`` renderings.
     """
@@ -779,17 +793,17 @@ class MetricsHandler:
         self.renders = 0  # renderings made (shared by concurrent scrapes)
         self._lock = asyncio.Lock()
         self._at = -math.inf
-        self._plain = b""
-        self._gzip: bytes | None = None
+        self._plain: list[bytes] = []
+        self._gzip: list[bytes] | None = None
 
-    async def _body(self, gzipped: bool) -> bytes:
+    async def _body(self, gzipped: bool) -> list[bytes]:
         loop = asyncio.get_running_loop()
         async with self._lock:
             # Share a rendering only with responses still being sent (readers that stall),
             # and only while it is young: a scrape after the others finished gets fresh data.
             shared = self.in_progress > 1 and loop.time() - self._at <= self.max_age
             if not shared:
-                self._plain = await self.service.renderer.render_async()
+                self._plain = await self.service.renderer.render_pieces()
                 self._gzip = None
                 self._at = loop.time()
                 self.renders += 1
@@ -808,11 +822,11 @@ class MetricsHandler:
         self.in_progress += 1
         try:
             async with asyncio.timeout(self.deadline):
-                text = memoryview(await self._body(gzipped))
-                resp.content_length = len(text)
+                pieces = await self._body(gzipped)
+                resp.content_length = sum(len(p) for p in pieces)
                 await resp.prepare(request)
-                for i in range(0, len(text), _WRITE_PIECE):
-                    await resp.write(text[i : i + _WRITE_PIECE])
+                for piece in pieces:
+                    await resp.write(piece)
                 await resp.write_eof()
         except ConnectionError:
             # The scraper went away mid-body (timeout, restart): nothing to report. A reset
@@ -833,8 +847,3 @@ def metrics_handler(
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Return an aiohttp handler for a service's /metrics (see MetricsHandler)."""
     return MetricsHandler(service, **kwargs).handle
-
-
-def _gzip(data: bytes) -> bytes:
-    comp = zlib.compressobj(1, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip container, fast
-    return comp.compress(data) + comp.flush()

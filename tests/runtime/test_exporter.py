@@ -306,6 +306,8 @@ async def test_async_and_gzipped_renderings_are_the_same_text(mpp: Mpp) -> None:
     renderer = MetricsRenderer(src, chunk=3)
     whole = renderer.render()
     assert await renderer.render_async() == whole
-    zipped = await renderer.gzip(whole)
+    pieces = await renderer.render_pieces()
+    assert len(pieces) > 10 and b"".join(pieces) == whole
+    zipped = b"".join(await renderer.gzip(pieces))
     renderer.close()
     assert gzip.decompress(zipped) == whole

@@ -21,12 +21,12 @@ class FakeRenderer:
         self.pieces = pieces
         self.calls = 0
 
-    async def render_async(self) -> bytes:
+    async def render_pieces(self) -> list[bytes]:
         self.calls += 1
-        return PIECE * self.pieces
+        return [PIECE] * self.pieces
 
-    async def gzip(self, data: bytes) -> bytes:
-        return gzip.compress(data, 1)
+    async def gzip(self, pieces: list[bytes]) -> list[bytes]:
+        return [gzip.compress(b"".join(pieces), 1)]
 
 
 class FakeService:

@@ -209,9 +209,9 @@ async def test_a_scraper_leaving_mid_body_is_not_an_error(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     class BigRenderer(MetricsRenderer):
-        async def render_async(self) -> bytes:
+        async def render_pieces(self) -> list[bytes]:
             # far more than the socket buffers: the writer is still busy when we leave
-            return b"# first piece\n" + (b"x" * 65536 + b"\n") * 800
+            return [b"# first piece\n"] + [b"x" * 65536 + b"\n"] * 800
 
     class Stub:
         renderer = BigRenderer(Service(probes={}))
