@@ -154,21 +154,26 @@ def _plan_file(tmp: Path, n: int, interval: float) -> Path:
     return path
 
 
-def _call_at_timetable(service: Service) -> None:
-    """Experiment: fire runs from loop.call_at timers instead of APScheduler's jobs."""
+def _call_at_timetable(service: Service) -> dict[str, asyncio.TimerHandle]:
+    """Experiment: fire runs from loop.call_at timers instead of APScheduler's jobs.
+
+    Returns the live timer per target: cancel them all before stopping the service.
+    """
     sched = service.scheduler
     sched._aps.pause()  # an experiment on the real object
     loop = asyncio.get_running_loop()
+    timers: dict[str, asyncio.TimerHandle] = {}
 
     def fire(tid: str, planned: float, interval: float) -> None:
         sched.submit(tid, planned)
         nxt = planned + interval
-        loop.call_at(loop.time() + (nxt - time.time()), fire, tid, nxt, interval)
+        timers[tid] = loop.call_at(loop.time() + (nxt - time.time()), fire, tid, nxt, interval)
 
     now = time.time()
     for t in sched.targets.values():
         p = first_run(t.id, t.interval, now)
-        loop.call_at(loop.time() + (p - now), fire, t.id, p, t.interval)
+        timers[t.id] = loop.call_at(loop.time() + (p - now), fire, t.id, p, t.interval)
+    return timers
 
 
 async def runtime(tmp: Path, n: int, interval: float, seconds: float) -> None:
@@ -178,13 +183,17 @@ async def runtime(tmp: Path, n: int, interval: float, seconds: float) -> None:
     for variant in ("APScheduler (shipped)", "loop.call_at timers"):
         service = Service(probes={"tcp": _noop})
         await service.apply_plan(plan)
-        if variant.startswith("loop"):
-            _call_at_timetable(service)
-        await asyncio.sleep(interval + 1)
-        r0, t0 = service.scheduler.started, os.times()
-        await asyncio.sleep(seconds)
-        t1, runs = os.times(), service.scheduler.started - r0
-        await service.stop()
+        timers = _call_at_timetable(service) if variant.startswith("loop") else {}
+        try:
+            await asyncio.sleep(interval + 1)
+            r0, t0 = service.scheduler.started, os.times()
+            await asyncio.sleep(seconds)
+            t1, runs = os.times(), service.scheduler.started - r0
+        finally:
+            for timer in timers.values():
+                timer.cancel()
+            await service.stop()
+        gc.collect()  # the next variant starts without this one's garbage
         user, system = (t1.user - t0.user) / runs * 1000, (t1.system - t0.system) / runs * 1000
         print(f"  {variant:<44}{user:>7.3f}{system:>7.3f}{user + system:>7.3f}  ({runs} runs)")
 
