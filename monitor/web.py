@@ -72,10 +72,17 @@ class ServiceLike(Protocol):
 class Reloader:
     """Re-reads the inventory and applies it; one reload at a time (SIGHUP and HTTP)."""
 
-    def __init__(self, service: ServiceLike, path: str | Path, loader: Loader = load_plan) -> None:
+    def __init__(
+        self,
+        service: ServiceLike,
+        path: str | Path,
+        loader: Loader = load_plan,
+        after_reload: Callable[[], None] | None = None,
+    ) -> None:
         self.service = service
         self.path = path
         self.loader = loader
+        self.after_reload = after_reload  # e.g. run.settle_memory
         self._lock = asyncio.Lock()
 
     async def reload(self) -> list[str]:
@@ -94,6 +101,8 @@ class Reloader:
                 # apply_plan has recorded the failure and kept the old plan running
                 return [f"{self.path}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
             log.info("configuration reloaded from %s", self.path)
+            if self.after_reload is not None:
+                self.after_reload()
             return []
 
 
