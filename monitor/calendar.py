@@ -35,9 +35,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeVar
 
-from monitor.inventory.expand import counter_label
-from monitor.inventory.model import Maintenance, Scope, ServiceHours, Site, Weekday
-from monitor.targets import Counter, Entity, Plan
+from monitor.hours import Maintenance, Scope, ServiceHours, Weekday
+from monitor.targets import Counter, Entity, Plan, SiteInfo, counter_label
 
 Interval = tuple[dt.datetime, dt.datetime]
 
@@ -114,7 +113,7 @@ def _holidays(
 
 
 def closed_days(
-    site: Site, first: dt.date, last: dt.date, language: str = "id"
+    site: SiteInfo, first: dt.date, last: dt.date, language: str = "id"
 ) -> dict[dt.date, str]:
     """Public holidays and extra closed dates in [first, last], with their names."""
     cd = site.closed_days
@@ -131,7 +130,7 @@ def closed_days(
     return dict(sorted(out.items()))
 
 
-def is_closed_day(site: Site, day: dt.date) -> bool:
+def is_closed_day(site: SiteInfo, day: dt.date) -> bool:
     """True if the site-local date is a public holiday or an extra closed date."""
     cd = site.closed_days
     if day in cd.extra:
@@ -154,7 +153,9 @@ def day_hours(hours: ServiceHours, day: dt.date) -> tuple[dt.time, dt.time] | No
 # service time
 
 
-def service_intervals(site: Site, start_utc: dt.datetime, end_utc: dt.datetime) -> list[Interval]:
+def service_intervals(
+    site: SiteInfo, start_utc: dt.datetime, end_utc: dt.datetime
+) -> list[Interval]:
     """The site's service time within [start_utc, end_utc), as sorted UTC intervals."""
     start, end = _aware(start_utc, "start_utc"), _aware(end_utc, "end_utc")
     if end <= start:
@@ -171,7 +172,7 @@ def service_intervals(site: Site, start_utc: dt.datetime, end_utc: dt.datetime) 
     return merge_intervals(_clip(pieces, start, end))
 
 
-def is_service_time(site: Site, when_utc: dt.datetime) -> bool:
+def is_service_time(site: SiteInfo, when_utc: dt.datetime) -> bool:
     """True if the instant falls in the site's service time."""
     local = _aware(when_utc, "when_utc").astimezone(site.tz)
     day = local.date()
@@ -235,7 +236,7 @@ def window_covers_counter(plan: Plan, window: Maintenance, counter: Counter) -> 
 
 
 def window_intervals(
-    site: Site, window: Maintenance, start_utc: dt.datetime, end_utc: dt.datetime
+    site: SiteInfo, window: Maintenance, start_utc: dt.datetime, end_utc: dt.datetime
 ) -> list[Interval]:
     """The occurrences of one window within [start_utc, end_utc), as UTC intervals."""
     start, end = _aware(start_utc, "start_utc"), _aware(end_utc, "end_utc")
@@ -261,13 +262,13 @@ def window_intervals(
     return merge_intervals(_clip(pieces, start, end))
 
 
-def _site_of(plan: Plan, site: Site | str) -> Site:
-    return plan.inventory.site(site) if isinstance(site, str) else site
+def _site_of(plan: Plan, site: SiteInfo | str) -> SiteInfo:
+    return plan.site(site) if isinstance(site, str) else site
 
 
 def maintenance_intervals(
     plan: Plan,
-    site: Site | str,
+    site: SiteInfo | str,
     entity_id: str,
     start_utc: dt.datetime,
     end_utc: dt.datetime,
@@ -284,7 +285,7 @@ def maintenance_intervals(
 
 def counter_maintenance_intervals(
     plan: Plan,
-    site: Site | str,
+    site: SiteInfo | str,
     counter: Counter,
     start_utc: dt.datetime,
     end_utc: dt.datetime,
@@ -311,7 +312,7 @@ class MaintenanceIndex:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self._by_entity: dict[str, _EntityWindows] = {}
-        sites = {s.id: s for s in plan.inventory.sites}
+        sites = {s.id: s for s in plan.sites}
         for entity in plan.entities.values():
             site = sites.get(entity.site)
             if site is None or not site.maintenance:

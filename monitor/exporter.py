@@ -487,7 +487,7 @@ def _small_families(
     out.append((F_CAN_SERVE, serve))
     out.append((F_GERAI_STATUS, gerai))
     out.append((F_GERAI_OWNER, owners))
-    sites = getattr(plan.inventory, "sites", None) if plan is not None else None
+    sites = plan.sites if plan is not None else ()
     if sites:
         from monitor.calendar import is_service_time
 

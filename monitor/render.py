@@ -26,6 +26,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.compat import StringIO
 
 from monitor.inventory.model import Inventory, Site
+from monitor.notify.channels import EmailChannel
 
 WEBHOOK_PATH = "/api/v1/alerts/webhook/{team}"
 _DAY_NAMES = {
@@ -130,7 +131,7 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     team = next(t for t in site.teams if t.id == team_id)
     base = opts.notifier_url.rstrip("/")
     rec: dict[str, Any] = {"name": f"{site.id}-{team.id}"}
-    deliver_via_notifier = any(c.kind in ("telegram", "whatsapp", "webhook") for c in team.channels)
+    deliver_via_notifier = any(not isinstance(c, EmailChannel) for c in team.channels)
     if deliver_via_notifier:
         rec["webhook_configs"] = [
             {
@@ -139,7 +140,7 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
                 "max_alerts": 50,
             }
         ]
-    emails = [c.to for c in team.channels if c.kind == "email" and c.to]
+    emails = [", ".join(c.to) for c in team.channels if isinstance(c, EmailChannel)]
     if emails:
         rec["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
     return rec

@@ -199,7 +199,7 @@ class Names:
         teams: dict[tuple[str, str], str] = {}
         providers: dict[str, str] = {}
         if plan is not None:
-            for s in plan.inventory.sites:
+            for s in plan.sites:
                 sites[s.id] = s.name
                 zones[s.id] = s.timezone
                 for a in s.agencies:

@@ -20,12 +20,13 @@ Vocabulary:
 
 from __future__ import annotations
 
+import zoneinfo
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from monitor.inventory import Inventory
+from monitor.hours import ClosedDays, Maintenance, ServiceHours
+from monitor.notify.channels import Channel
 
 ProbeKind = Literal["icmp", "tcp", "http", "dns"]
 EntityKind = Literal["link", "infra", "device", "application"]
@@ -42,6 +43,11 @@ TARGET_LABELS: tuple[str, ...] = (
     "device",
     "link",
 )
+
+
+def counter_label(number: int) -> str:
+    """Counter numbers as labels sort well: 1 -> "01"."""
+    return f"{number:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +96,72 @@ class Counter:
 
 
 @dataclass(frozen=True, slots=True)
+class TeamInfo:
+    """A team: its name and where its messages go."""
+
+    id: str
+    name: str
+    channels: tuple[Channel, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyInfo:
+    """An agency's names and owning team."""
+
+    id: str
+    name: str
+    team: str
+    short_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkInfo:
+    """An uplink's name and provider."""
+
+    id: str
+    name: str
+    provider: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """The directory of one site: names, time zone, service hours, maintenance, teams."""
+
+    id: str
+    name: str
+    timezone: str = "Asia/Makassar"
+    service_hours: ServiceHours = field(default_factory=ServiceHours)
+    closed_days: ClosedDays = field(default_factory=ClosedDays)
+    maintenance: tuple[Maintenance, ...] = ()
+    network_team: str = "kominfo"
+    manager_team: str | None = None
+    teams: tuple[TeamInfo, ...] = ()
+    agencies: tuple[AgencyInfo, ...] = ()
+    links: tuple[LinkInfo, ...] = ()
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        """The site's time zone."""
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """Everything the runtime needs, expanded from one inventory."""
 
     targets: tuple[Target, ...]
     entities: Mapping[str, Entity]
     counters: tuple[Counter, ...]
-    inventory: Inventory  # the validated model (sites, teams, service hours, maintenance)
+    sites: tuple[SiteInfo, ...] = ()
+    down_after: int = 2  # consecutive failures before a target counts as down
+    up_after: int = 2  # consecutive successes before it counts as up again
+
+    def site(self, site_id: str) -> SiteInfo:
+        """Return the site with this id (KeyError if absent)."""
+        for s in self.sites:
+            if s.id == site_id:
+                return s
+        raise KeyError(site_id)
 
     def target(self, target_id: str) -> Target:
         """Return the target with this id (KeyError if absent)."""

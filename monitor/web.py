@@ -8,7 +8,7 @@ Routes::
     GET  /-/healthy        200 while the process runs (always open, even with basic auth)
     GET  /-/ready          200 once a plan is running, else 503
     POST /-/reload         re-read the inventory; a bad file keeps the old one (400 + errors)
-    POST /api/v1/alerts/webhook/{team}   the notifier's Alertmanager webhook (extra_routes)
+    POST /api/v1/alerts/webhook/{team}   the notifier's Alertmanager webhook (with notifier=)
 
 A slow client cannot hold the service: every connection is handled on its own, idle or
 trickling connections are closed after ``keepalive_timeout`` (aiohttp arms it before the
@@ -29,6 +29,8 @@ from aiohttp import web
 from monitor import __version__
 from monitor.exporter import MetricsHandler, MetricsRenderer
 from monitor.inventory import ConfigError, load_plan
+from monitor.notify.notifier import Notifier
+from monitor.notify.webhook import mount as mount_webhook
 from monitor.state import EntityView, Snapshot
 from monitor.statuspage import Names, counter_state, pick_lang, render_page
 from monitor.targets import Plan
@@ -197,15 +199,13 @@ def status_json(snapshot: Snapshot, plan: Plan | None, *, reload_ok: bool = True
 
 # ---- the app ---------------------------------------------------------------------------
 
-NotifyRoutes = Callable[[web.Application], None]
-
 
 def make_app(
     service: ServiceLike,
     reloader: Reloader,
     *,
     web_config: WebConfig | None = None,
-    extra_routes: NotifyRoutes | None = None,
+    notifier: Notifier | None = None,
     refresh_seconds: int = 10,
 ) -> web.Application:
     """Build the aiohttp application over a running service."""
@@ -278,8 +278,8 @@ def make_app(
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)
     app.router.add_put("/-/reload", reload)
-    if extra_routes is not None:
-        extra_routes(app)
+    if notifier is not None:
+        mount_webhook(app, notifier)
     return app
 
 

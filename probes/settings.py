@@ -51,11 +51,13 @@ def _check_regex(value: str) -> str:
 Regex = Annotated[str, AfterValidator(_check_regex)]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors, values immutable after load."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SecretRef(_Strict):
+class SecretRef(Strict):
     """A secret read from an environment variable or a file, never written inline."""
 
     env: str | None = None
@@ -87,7 +89,7 @@ class SecretRef(_Strict):
 IpFamily = Literal["ip4", "ip6", "auto"]
 
 
-class IcmpSettings(_Strict):
+class IcmpSettings(Strict):
     """Several echoes per run: loss and RTT statistics, not only up/down."""
 
     count: int = Field(default=3, ge=1, le=100)
@@ -99,14 +101,14 @@ class IcmpSettings(_Strict):
     max_loss: float = Field(default=1.0, ge=0, le=1)
 
 
-class TlsSettings(_Strict):
+class TlsSettings(Strict):
     enabled: bool = False
     server_name: str | None = None
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
 
 
-class TcpSettings(_Strict):
+class TcpSettings(Strict):
     source: str | None = None
     family: IpFamily = "auto"
     tls: TlsSettings = TlsSettings()
@@ -115,12 +117,12 @@ class TcpSettings(_Strict):
     max_read_bytes: int = Field(default=64 * 1024, ge=1)
 
 
-class BasicAuth(_Strict):
+class BasicAuth(Strict):
     username: str
     password: SecretRef
 
 
-class HttpSettings(_Strict):
+class HttpSettings(Strict):
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
     headers: dict[str, str] = {}
     body: str | None = None
@@ -142,7 +144,7 @@ class HttpSettings(_Strict):
     family: IpFamily = "auto"
 
 
-class DnsSettings(_Strict):
+class DnsSettings(Strict):
     query_name: str
     query_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV"] = "A"
     transport: Literal["udp", "tcp"] = "udp"

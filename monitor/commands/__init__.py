@@ -6,15 +6,15 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from monitor.targets import Plan
+    from monitor.inventory import Loaded
 
 
-def load_plan_or_report(path: str) -> Plan | None:
+def load_config_or_report(path: str) -> Loaded | None:
     """Load and expand an inventory; on errors print every one to stderr and return None."""
-    from monitor.inventory import ConfigError, load_plan
+    from monitor.inventory import ConfigError, load_config
 
     try:
-        return load_plan(path)
+        return load_config(path)
     except ConfigError as exc:
         for err in exc.errors:
             print(err, file=sys.stderr)

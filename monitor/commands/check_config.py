@@ -7,8 +7,7 @@ import sys
 from collections import Counter
 from typing import TextIO
 
-from monitor.inventory import ConfigError, load_plan
-from monitor.targets import Plan
+from monitor.inventory import ConfigError, Loaded, load_config
 
 HELP = "Validate an inventory file (opens no sockets) and summarise what it describes."
 EXAMPLES = """\
@@ -23,11 +22,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE", help="the inventory (YAML) to check")
 
 
-def load_or_report(file: str, err: TextIO | None = None) -> Plan | None:
+def load_or_report(file: str, err: TextIO | None = None) -> Loaded | None:
     """Load and expand FILE; on errors print each one and a count to err, return None."""
     err = err if err is not None else sys.stderr
     try:
-        return load_plan(file)
+        return load_config(file)
     except ConfigError as exc:
         for item in exc.errors:
             print(item, file=err)
@@ -36,9 +35,9 @@ def load_or_report(file: str, err: TextIO | None = None) -> Plan | None:
         return None
 
 
-def summary(plan: Plan) -> list[str]:
-    """Lines describing what the plan holds, for people."""
-    inv = plan.inventory
+def summary(loaded: Loaded) -> list[str]:
+    """Lines describing what the inventory holds, for people."""
+    inv, plan = loaded
     sites = inv.sites
     kinds = Counter(e.kind for e in plan.entities.values())
     probes = Counter(t.probe for t in plan.targets)
@@ -64,10 +63,10 @@ def summary(plan: Plan) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the file; print a summary (exit 0) or every error (exit 1)."""
-    plan = load_or_report(args.file)
-    if plan is None:
+    loaded = load_or_report(args.file)
+    if loaded is None:
         return 1
     print(f"{args.file}: OK")
-    for line in summary(plan):
+    for line in summary(loaded):
         print(line)
     return 0

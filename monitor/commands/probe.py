@@ -48,9 +48,10 @@ async def _run_one(target: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Run the probe command."""
-    from monitor.commands import load_plan_or_report
+    from monitor.commands import load_config_or_report
 
-    plan = load_plan_or_report(args.config)
+    loaded = load_config_or_report(args.config)
+    plan = loaded.plan if loaded is not None else None
     if plan is None:
         return 1
     try:

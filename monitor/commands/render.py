@@ -54,13 +54,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the render command."""
-    from monitor.commands import load_plan_or_report
+    from monitor.commands import load_config_or_report
     from monitor.render import RenderOptions, render_alertmanager, render_prometheus
 
-    plan = load_plan_or_report(args.config)
-    if plan is None:
+    loaded = load_config_or_report(args.config)
+    if loaded is None:
         return 1
-    inv = plan.inventory
+    inv = loaded.inventory
     if args.what == "alertmanager":
         try:
             years = tuple(int(y) for y in args.holiday_years.split(",") if y.strip())

@@ -130,11 +130,10 @@ async def serve(
     from monitor.service import Service
     from monitor.web import Reloader, WebServer, make_app
 
-    defaults = plan.inventory.defaults
     service = Service(
         maintenance_for=maintenance_for,
-        down_after=defaults.down_after,
-        up_after=defaults.up_after,
+        down_after=plan.down_after,
+        up_after=plan.up_after,
     )
     # the notifier follows reloads through plan_source; the exporter reads its stats
     notifier = Notifier(plan_source=lambda: service.plan)
@@ -149,7 +148,7 @@ async def serve(
             raise StartupError(f"{config_path}: {exc}") from None
         settle_memory()
         reloader = Reloader(service, config_path, loader, after_reload=settle_memory)
-        app = make_app(service, reloader, web_config=web_config, extra_routes=notifier.install)
+        app = make_app(service, reloader, web_config=web_config, notifier=notifier)
         server = WebServer(app, web_config=web_config)
         try:
             url = await server.start(*listen)

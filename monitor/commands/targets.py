@@ -135,10 +135,11 @@ def table(plan: Plan, targets: list[Target]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Print the expanded targets (exit 1 with every error when the file is invalid)."""
-    plan = load_or_report(args.file)
-    if plan is None:
+    loaded = load_or_report(args.file)
+    if loaded is None:
         return 1
-    sites = [s.id for s in plan.inventory.sites]
+    plan = loaded.plan
+    sites = [s.id for s in plan.sites]
     if args.site is not None and args.site not in sites:
         print(f"unknown site {args.site!r} (known: {', '.join(sites)})", file=sys.stderr)
         return 2

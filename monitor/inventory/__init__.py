@@ -1,6 +1,6 @@
 """The inventory: the validated model of one or more MPP sites, and its expansion."""
 
-from monitor.inventory.expand import counter_label, expand, load_plan
+from monitor.inventory.expand import Loaded, expand, load_config, load_plan
 from monitor.inventory.load import ConfigError, ErrorItem, load_inventory
 from monitor.inventory.model import Inventory, Site
 
@@ -8,9 +8,10 @@ __all__ = [
     "ConfigError",
     "ErrorItem",
     "Inventory",
+    "Loaded",
     "Site",
-    "counter_label",
     "expand",
+    "load_config",
     "load_inventory",
     "load_plan",
 ]

@@ -6,22 +6,26 @@ import difflib
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ValidationError
 
+from monitor.fields import ID_RE, check_host, check_url
 from monitor.inventory.load import ConfigError, Document, ErrorItem, Loc, load_inventory
-from monitor.inventory.model import (
-    ID_RE,
-    TEMPLATE_RE,
-    Anchor,
-    CheckSpec,
-    Inventory,
-    Site,
-    _check_host,
-    _check_url,
+from monitor.inventory.model import TEMPLATE_RE, Anchor, CheckSpec, Inventory, Site
+from monitor.targets import (
+    TARGET_LABELS,
+    AgencyInfo,
+    Counter,
+    Entity,
+    LinkInfo,
+    Plan,
+    ProbeKind,
+    SiteInfo,
+    Target,
+    TeamInfo,
+    counter_label,
 )
-from monitor.targets import TARGET_LABELS, Counter, Entity, Plan, ProbeKind, Target
 from probes.settings import DnsSettings, HttpSettings, IcmpSettings, TcpSettings
 
 SETTINGS: dict[str, type[BaseModel]] = {
@@ -44,11 +48,6 @@ def _numbers_text(numbers: list[int]) -> str:
     if numbers == list(range(numbers[0], numbers[-1] + 1)):
         return f"counters {numbers[0]}-{numbers[-1]}"
     return "counters " + ", ".join(str(n) for n in numbers)
-
-
-def counter_label(number: int) -> str:
-    """Counter numbers as labels sort well: 1 -> "01"."""
-    return f"{number:02d}"
 
 
 def _labels(**given: str) -> dict[str, str]:
@@ -358,7 +357,7 @@ class _Expander:
             return url
         value = _TEMPLATE.sub(lambda m: str(n + int(m.group(1) or 0)), url)
         try:
-            _check_url(value)
+            check_url(value)
         except ValueError as exc:
             self.err(loc, f"{exc} (counter {n})" if ranged and value != url else str(exc))
             return None
@@ -373,7 +372,7 @@ class _Expander:
             self.err(loc, f"invalid address template {address!r}: use {{n}} or {{n+K}}")
             return None
         try:
-            _check_host(value)
+            check_host(value)
         except ValueError as exc:
             # in a range the same template gives one address per counter: say which
             self.err(loc, f"{exc} (counter {n})" if ranged and value != address else str(exc))
@@ -536,9 +535,9 @@ class _Expander:
         address = anchor.address
         try:
             if kind == "http":
-                _check_url(address)
+                check_url(address)
             else:
-                _check_host(address)
+                check_host(address)
         except ValueError as exc:
             self.err((*loc, "address"), str(exc))
             return
@@ -609,14 +608,45 @@ def expand(inv: Inventory, doc: Document) -> Plan:
         targets=tuple(ex.targets),
         entities=dict(ex.entities),
         counters=tuple(sorted(ex.counters, key=lambda c: (c.site, c.number))),
-        inventory=inv,
+        sites=tuple(site_info(s) for s in inv.sites),
+        down_after=inv.defaults.down_after,
+        up_after=inv.defaults.up_after,
     )
 
 
-def load_plan(path: str | Path, text: str | None = None) -> Plan:
+def site_info(site: Site) -> SiteInfo:
+    """The runtime directory of one site (names, zone, hours, maintenance, teams, channels)."""
+    return SiteInfo(
+        id=site.id,
+        name=site.name,
+        timezone=site.timezone,
+        service_hours=site.service_hours,
+        closed_days=site.closed_days,
+        maintenance=tuple(site.maintenance),
+        network_team=site.network_team,
+        manager_team=site.manager_team,
+        teams=tuple(TeamInfo(t.id, t.name, tuple(t.channels)) for t in site.teams),
+        agencies=tuple(AgencyInfo(a.id, a.name, a.team, a.short_name) for a in site.agencies),
+        links=tuple(LinkInfo(x.id, x.name, x.provider) for x in site.links),
+    )
+
+
+class Loaded(NamedTuple):
+    """An inventory file, validated: its model (for config commands) and its Plan."""
+
+    inventory: Inventory
+    plan: Plan
+
+
+def load_config(path: str | Path, text: str | None = None) -> Loaded:
     """Load, validate and expand an inventory file (raises ConfigError)."""
     inv, doc = load_inventory(path, text)
-    return expand(inv, doc)
+    return Loaded(inv, expand(inv, doc))
+
+
+def load_plan(path: str | Path, text: str | None = None) -> Plan:
+    """Load, validate and expand an inventory file into the runtime Plan (raises ConfigError)."""
+    return load_config(path, text).plan
 
 
 Loader = Callable[[str | Path], Plan]

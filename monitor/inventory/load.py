@@ -17,6 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from monitor.fields import INLINE_SECRET
 from monitor.inventory.model import Inventory
 
 Loc = tuple[str | int, ...]
@@ -254,6 +255,15 @@ def _friendly(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
         return f"unknown field {name!r}{hint}"
     if kind == "missing":
         return "missing required field"
+    if kind in {"union_tag_invalid", "union_tag_not_found"}:
+        tags = [t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip()]
+        expected = ", ".join(repr(t) for t in tags[:-1])
+        expected += f" or {tags[-1]!r}" if tags else ""
+        if kind == "union_tag_not_found":
+            return f"missing {str(ctx.get('discriminator', 'kind')).strip(chr(39))!r}: {expected}"
+        got = ctx.get("tag")
+        hint = " (WhatsApp is kind waha or fonnte: the gateway)" if got == "whatsapp" else ""
+        return f"expected {expected} (got {got!r}){hint}"
     inp = err.get("input")
     field = str(loc[-1]).lower() if loc else ""
     secret = any(w in field for w in _SECRET_WORDS)
@@ -285,7 +295,7 @@ def _friendly(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
     }
     if secret and kind in {"model_type", "model_attributes_type"}:
         # a plain value where a {env: ...} / {file: ...} reference belongs
-        return "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"
+        return INLINE_SECRET
     if kind in bounds:
         try:
             msg = bounds[kind].format(**ctx)
@@ -358,6 +368,8 @@ def validation_errors(
             sub = {}
     for err in exc.errors(include_url=False):
         loc, about_key = _clean_loc(sub, err["loc"])
+        if err.get("type") == "union_tag_invalid":  # point at the tag itself (kind: ...)
+            loc = (*loc, str((err.get("ctx") or {}).get("discriminator", "kind")).strip("'"))
         message = _friendly(dict(err), model, loc)
         if about_key and loc:
             message = f"invalid key: {message}"

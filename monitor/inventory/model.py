@@ -20,87 +20,30 @@ Shape (see examples/mpp-paser.yaml for a complete building)::
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import re
 import zoneinfo
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
-from probes.settings import Seconds, SecretRef
-
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def _check_id(value: str) -> str:
-    if not ID_RE.match(value):
-        raise ValueError(
-            f"invalid id {value!r}: use lower-case letters, digits, '-' and '_' "
-            "(start with a letter or digit, at most 63 characters)"
-        )
-    return value
-
-
-Id = Annotated[str, AfterValidator(_check_id)]
-
-
-def _check_host(value: str) -> str:
-    """A literal IPv4/IPv6 address or a DNS host name."""
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if re.match(r"^\d+(\.\d+){3}$", value):
-        raise ValueError(f"invalid IP address {value!r}")
-    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
-    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*\.?$", value):
-        raise ValueError(f"invalid address {value!r}: expected an IP address or a host name")
-    return value
-
-
-Host = Annotated[str, AfterValidator(_check_host)]
-
-
-def _check_ip(value: str) -> str:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        raise ValueError(f"invalid IP address {value!r}") from None
-    return value
-
-
-IpAddress = Annotated[str, AfterValidator(_check_ip)]
-
-
-def _check_url(value: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"invalid URL {value!r}: expected http://host/... or https://host/...")
-    if parts.username or parts.password:
-        raise ValueError("credentials in a URL are not allowed: use basic_auth with env/file")
-    host = parts.hostname
-    _check_host(host)
-    try:
-        _ = parts.port
-    except ValueError:
-        raise ValueError(f"invalid port in URL {value!r}") from None
-    return value
-
-
-Url = Annotated[str, AfterValidator(_check_url)]
+from monitor.fields import (
+    Host,
+    Id,
+    IpAddress,
+    PositiveSeconds,
+    Strict,
+    Url,
+    check_host,
+    check_url,
+)
+from monitor.hours import ClosedDays, Maintenance, ServiceHours
+from monitor.notify.channels import Channel, channel_names
 
 # {n} / {n+K}: the counter number (plus K) in a counter device's address or URL.
 TEMPLATE_RE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
@@ -108,7 +51,7 @@ TEMPLATE_RE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
 
 def _check_url_template(value: str) -> str:
     """A URL that may hold {n}/{n+K}; checked with a sample number (again once expanded)."""
-    _check_url(TEMPLATE_RE.sub("1", value))
+    check_url(TEMPLATE_RE.sub("1", value))
     return value
 
 
@@ -119,7 +62,7 @@ def _check_hostport(value: str) -> str:
     m = re.match(r"^\[([0-9a-fA-F:.]+)\]:(\d+)$", value) or re.match(r"^([^:\[\]]+):(\d+)$", value)
     if not m:
         raise ValueError(f"invalid address {value!r}: expected host:port or [v6]:port")
-    _check_host(m.group(1))
+    check_host(m.group(1))
     if not 1 <= int(m.group(2)) <= 65535:
         raise ValueError(f"invalid port in {value!r}: must be 1-65535")
     return value
@@ -141,26 +84,6 @@ def _parse_ratio(value: Any) -> Any:
 Ratio = Annotated[float, BeforeValidator(_parse_ratio), Field(ge=0.0, le=1.0)]
 
 
-def _not_negative(value: Any) -> Any:
-    """Name a negative duration as such (the duration parser would only call it invalid)."""
-    negative = isinstance(value, str) and value.strip().startswith("-")
-    negative = negative or (
-        isinstance(value, int | float) and not isinstance(value, bool) and value < 0
-    )
-    if negative:
-        raise ValueError(f"must be greater than 0 (got {value!r})")
-    return value
-
-
-PositiveSeconds = Annotated[Seconds, Field(gt=0), BeforeValidator(_not_negative)]
-
-
-class Strict(BaseModel):
-    """Base: unknown keys are errors, values are immutable after load."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class Defaults(Strict):
     """Defaults for every target, overridable per check."""
 
@@ -178,125 +101,15 @@ class Defaults(Strict):
         return self
 
 
-def _parse_clock(value: Any) -> Any:
-    if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads 08:00 unquoted as sexagesimal minutes: 480
-        return dt.time(value // 60 % 24, value % 60)
-    if isinstance(value, str):
-        m = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
-        if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
-            raise ValueError(f"invalid time of day {value!r}: expected HH:MM")
-        if int(m.group(1)) == 24:
-            if int(m.group(2)):
-                raise ValueError(f"invalid time of day {value!r}")
-            return dt.time(23, 59, 59, 999999)
-        return dt.time(int(m.group(1)), int(m.group(2)))
-    return value
-
-
-Clock = Annotated[dt.time, BeforeValidator(_parse_clock)]
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-
-class ServiceHours(Strict):
-    """When the building serves citizens (site local time)."""
-
-    days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
-    open: Clock = dt.time(8, 0)
-    close: Clock = dt.time(16, 0)
-    # per-day overrides, e.g. {fri: {open: "08:00", close: "11:30"}}
-    overrides: dict[Weekday, DayHours] = {}
-
-    @model_validator(mode="after")
-    def _order(self) -> ServiceHours:
-        if self.close <= self.open:
-            raise ValueError(f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M})")
-        return self
-
-
-class DayHours(Strict):
-    open: Clock
-    close: Clock
-
-    @model_validator(mode="after")
-    def _order(self) -> DayHours:
-        if self.close <= self.open:
-            raise ValueError(f"close ({self.close:%H:%M}) must be after open ({self.open:%H:%M})")
-        return self
-
-
-class ClosedDays(Strict):
-    """Days the building is closed: a country's public holidays plus extra dates."""
-
-    holidays: str | None = "ID"  # country code for the `holidays` library; null for none
-    subdivision: str | None = None
-    extra: list[dt.date] = []  # cuti bersama, local closures...
-
-    @field_validator("holidays")
-    @classmethod
-    def _known_country(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        import holidays
-
-        if value not in holidays.list_supported_countries():
-            raise ValueError(f"unknown holiday calendar {value!r} (use a country code such as ID)")
-        return value
-
-
-def _inline_secret(value: Any) -> Any:
-    if isinstance(value, str | int | float):
-        raise ValueError(
-            "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"
-        )
-    return value
-
-
-def _number_text(value: Any) -> Any:
-    # Telegram chat ids and phone numbers are often written unquoted: YAML reads a number.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-NumberText = Annotated[str, BeforeValidator(_number_text)]
-
-
-class Channel(Strict):
-    """A way to reach a team. Secrets are referenced by env/file, never inline."""
-
-    kind: Literal["telegram", "whatsapp", "email", "webhook"]
-    # telegram: chat_id + token; whatsapp: to (number or group id) + gateway + token;
-    # email: to; webhook: url (+ optional token)
-    chat_id: NumberText | None = None
-    to: NumberText | None = None
-    gateway: Literal["waha", "fonnte"] | None = None
-    gateway_url: Url | None = None
-    session: str | None = None  # WAHA session name
-    url: Url | None = None
-    token: Annotated[SecretRef | None, BeforeValidator(_inline_secret)] = None
-    severity: list[Literal["critical", "warning", "info"]] = ["critical", "warning"]
-
-    @model_validator(mode="after")
-    def _fields_for_kind(self) -> Channel:
-        need: dict[str, tuple[str, ...]] = {
-            "telegram": ("chat_id", "token"),
-            "whatsapp": ("to", "gateway", "token"),
-            "email": ("to",),
-            "webhook": ("url",),
-        }
-        missing = [f for f in need[self.kind] if getattr(self, f) is None]
-        if self.kind == "whatsapp" and self.gateway == "waha" and self.gateway_url is None:
-            missing.append("gateway_url (the WAHA server)")
-        if missing:
-            raise ValueError(f"a {self.kind} channel needs: {', '.join(missing)}")
-        return self
-
-
 class Team(Strict):
     id: Id
     name: str
-    channels: list[Channel] = []
+    channels: list[Channel] = []  # the notifier's channel models (monitor.notify.channels)
+
+    @model_validator(mode="after")
+    def _distinct_channel_names(self) -> Team:
+        channel_names(self.channels)  # raises ValueError naming the clash
+        return self
 
 
 class CheckSpec(Strict):
@@ -466,71 +279,6 @@ class CounterSpec(Strict):
         return list(range(first, last + 1))
 
 
-class Scope(Strict):
-    """What a maintenance window covers: exactly one of these."""
-
-    team: Id | None = None
-    agency: Id | None = None
-    counter: int | None = None
-    link: Id | None = None
-    entity: str | None = None  # an entity id such as paser/infra/sw-core
-    target: str | None = None  # a target id
-    site: bool = False  # the whole site
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Scope:
-        given = [k for k, v in self.model_dump().items() if v not in (None, False)]
-        if len(given) != 1:
-            raise ValueError(
-                "give exactly one of team, agency, counter, link, entity, target, site"
-            )
-        return self
-
-
-class Weekly(Strict):
-    days: list[Weekday] = Field(min_length=1)
-    start: Clock
-    end: Clock
-
-    @model_validator(mode="after")
-    def _order(self) -> Weekly:
-        if self.end <= self.start:
-            raise ValueError(
-                f"end ({self.end:%H:%M}) must be after start ({self.start:%H:%M}); "
-                "a window past midnight is two windows (until 24:00, then from 00:00)"
-            )
-        return self
-
-
-class Maintenance(Strict):
-    """A planned window: one-off (start/end: site local time, or both with an offset) or
-    weekly."""
-
-    id: Id
-    description: str = ""
-    scope: Scope
-    start: dt.datetime | None = None
-    end: dt.datetime | None = None
-    weekly: Weekly | None = None
-
-    @model_validator(mode="after")
-    def _shape(self) -> Maintenance:
-        if self.weekly is None:
-            if self.start is None or self.end is None:
-                raise ValueError("give start and end (a one-off window) or weekly")
-            if (self.start.tzinfo is None) != (self.end.tzinfo is None):
-                # naive is site local time; comparing it with an offset would need the site
-                raise ValueError(
-                    "give start and end both in site local time (no UTC offset) "
-                    "or both with an offset"
-                )
-            if self.end <= self.start:
-                raise ValueError(f"end ({self.end}) must be after start ({self.start})")
-        elif self.start is not None or self.end is not None:
-            raise ValueError("give either start/end or weekly, not both")
-        return self
-
-
 # People write the Indonesian zone names; the tz database wants the region names.
 _INDONESIAN_ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asia/Jayapura"}
 
@@ -590,8 +338,3 @@ class Inventory(Strict):
             if s.id == site_id:
                 return s
         raise KeyError(site_id)
-
-
-# forward references
-Channel.model_rebuild()
-ServiceHours.model_rebuild()

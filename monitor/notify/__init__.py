@@ -4,9 +4,10 @@ Wiring (``monitor/commands/run.py``)::
 
     notifier = Notifier(plan_source=lambda: service.plan)  # follows reloads by itself
     service.notifier = notifier                            # exporter: stats, queue_length
-    app = make_app(..., extra_routes=notifier.install)     # POST /api/v1/alerts/webhook/{team}
+    app = make_app(..., notifier=notifier)                 # POST /api/v1/alerts/webhook/{team}
 
-``install`` adds the route and starts/stops the workers with the app. Without a plan:
+The web app mounts the webhook (``webhook.mount``) and starts/stops the workers with itself.
+Without a plan:
 ``Notifier(Routing(channels={(site, team): [channel, ...]}, names=..., timezones=...))``.
 """
 
@@ -18,13 +19,12 @@ from monitor.notify.channels import (
     WahaChannel,
     WebhookChannel,
     channel_names,
-    from_inventory_channel,
     parse_channel,
 )
 from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert
 from monitor.notify.notifier import RESULTS, Notifier, NotifierSettings, SubmitResult
 from monitor.notify.routing import Routing, routing_from_plan
-from monitor.notify.webhook import WEBHOOK_PATH, make_webhook_routes
+from monitor.notify.webhook import WEBHOOK_PATH, make_webhook_routes, mount
 
 __all__ = [
     "RESULTS",
@@ -43,8 +43,8 @@ __all__ = [
     "WebhookAlert",
     "WebhookChannel",
     "channel_names",
-    "from_inventory_channel",
     "make_webhook_routes",
+    "mount",
     "parse_channel",
     "routing_from_plan",
 ]

@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.notify.channels import Language
+from monitor.i18n import Language
 
 Status = Literal["firing", "resolved"]
 DEFAULT_TIMEZONE = "Asia/Makassar"

@@ -28,8 +28,8 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from monitor.notify.channels import DeliveredChannel, EmailChannel, channel_names
-from monitor.notify.delivery import DeliveryError, send
+from monitor.notify.channels import DeliveredChannel, DeliveryError, EmailChannel, channel_names
+from monitor.notify.delivery import send
 from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_alerts
 from monitor.notify.routing import Routing, TeamKey, routing_from_plan
 
@@ -182,8 +182,14 @@ class Notifier:
         """Messages waiting for a worker."""
         return self._queue.qsize()
 
+    def channels(self, site: str, team: str) -> list[DeliveredChannel]:
+        """The channels the notifier delivers to for one team (e-mail is Alertmanager's)."""
+        self._follow_plan()
+        return [t.channel for t in self._targets.get((site, team), [])]
+
     def teams(self) -> list[TeamKey]:
         """The (site, team) pairs with channels the notifier delivers to."""
+        self._follow_plan()
         return sorted(self._targets)
 
     # -- intake -------------------------------------------------------------------------
@@ -320,13 +326,6 @@ class Notifier:
         await self.start()
         yield
         await self.stop()
-
-    def install(self, app: web.Application) -> None:
-        """Mount the Alertmanager webhook on the app and tie the workers to its lifetime."""
-        from monitor.notify.webhook import make_webhook_routes
-
-        app.add_routes(make_webhook_routes(self))
-        app.cleanup_ctx.append(self.cleanup_ctx)
 
     async def _work(self) -> None:
         while True:

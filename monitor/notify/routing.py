@@ -7,9 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydantic import ValidationError
-
-from monitor.notify.channels import Channel, from_inventory_channel
+from monitor.notify.channels import Channel
 from monitor.notify.messages import Names
 
 if TYPE_CHECKING:
@@ -30,27 +28,17 @@ class Routing:
 def routing_from_plan(plan: Plan) -> Routing:
     """Channels per (site, team), names of sites/teams/agencies/links/entities, site zones.
 
-    Raises ValueError naming the site, team and channel when a channel cannot be delivered
-    (e.g. a WAHA channel without ``gateway_url``).
+    The channels were validated when the inventory was loaded, so this cannot fail.
     """
     channels: dict[TeamKey, list[Channel]] = {}
     names: dict[tuple[str, str], str] = {}
     timezones: dict[str, str] = {}
-    for site in plan.inventory.sites:
+    for site in plan.sites:
         timezones[site.id] = site.timezone
         names[("site", site.id)] = site.name
         for team in site.teams:
             names.setdefault(("team", team.id), team.name)
-            converted: list[Channel] = []
-            for i, ch in enumerate(team.channels):
-                try:
-                    converted.append(from_inventory_channel(ch))
-                except (ValueError, ValidationError) as exc:
-                    first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
-                    raise ValueError(
-                        f"site {site.id} team {team.id} channel {i + 1} ({ch.kind}): {first}"
-                    ) from None
-            channels[(site.id, team.id)] = converted
+            channels[(site.id, team.id)] = list(team.channels)
         for agency in site.agencies:
             names.setdefault(("agency", agency.id), agency.short_name or agency.name)
         for link in site.links:

@@ -58,3 +58,9 @@ def make_webhook_routes(notifier: Notifier, path: str = WEBHOOK_PATH) -> list[we
         return web.json_response(body_out, status=status, headers=headers)
 
     return [web.post(path, receive)]
+
+
+def mount(app: web.Application, notifier: Notifier) -> None:
+    """Mount the Alertmanager webhook on the app and tie the notifier's workers to its life."""
+    app.add_routes(make_webhook_routes(notifier))
+    app.cleanup_ctx.append(notifier.cleanup_ctx)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import aiohttp
 
-from monitor.inventory.model import Site
 from monitor.report.compute import History, Report, build_report, month_range, parse_month
 from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
 from monitor.report.prom import Prometheus, PrometheusError, redact
 from monitor.report.tables import render_csv
-from monitor.targets import Plan
+from monitor.targets import Plan, SiteInfo
 
 __all__ = [
     "History",
@@ -37,9 +36,9 @@ class ReportError(Exception):
     """The report cannot be made; the message is one line for people."""
 
 
-def pick_sites(plan: Plan, site_id: str | None) -> list[Site]:
+def pick_sites(plan: Plan, site_id: str | None) -> list[SiteInfo]:
     """The sites to report: the one asked for, or every site of the inventory."""
-    sites = list(plan.inventory.sites)
+    sites = list(plan.sites)
     if site_id is None:
         return sites
     for s in sites:
@@ -51,7 +50,7 @@ def pick_sites(plan: Plan, site_id: str | None) -> list[Site]:
 
 async def make_report(
     plan: Plan,
-    site: Site,
+    site: SiteInfo,
     month: str,
     prometheus_url: str,
     *,

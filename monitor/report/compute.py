@@ -29,8 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from monitor import calendar as cal
-from monitor.inventory.expand import counter_label
-from monitor.inventory.model import Maintenance, Site
+from monitor.hours import Maintenance
 from monitor.report.spans import (
     Spans,
     clip,
@@ -42,7 +41,7 @@ from monitor.report.spans import (
     total,
     union,
 )
-from monitor.targets import Counter, Entity, Plan
+from monitor.targets import Counter, Entity, Plan, SiteInfo, counter_label
 
 FAILED = ("down", "unreachable")
 
@@ -214,7 +213,7 @@ class WindowUse:
 class Report:
     """Everything one site's monthly report shows."""
 
-    site: Site
+    site: SiteInfo
     month: str  # YYYY-MM
     start: float
     end: float
@@ -273,7 +272,7 @@ class _Calc:
 
 
 class _Builder:
-    def __init__(self, plan: Plan, site: Site, history: History) -> None:
+    def __init__(self, plan: Plan, site: SiteInfo, history: History) -> None:
         self.plan = plan
         self.site = site
         self.h = history
@@ -584,7 +583,7 @@ class _Builder:
 
     def team_summaries(
         self,
-        site: Site,
+        site: SiteInfo,
         entity_rows: Mapping[str, Row],
         counter_rows: list[Row],
         incidents: list[Incident],
@@ -675,7 +674,7 @@ class _Builder:
         )
 
 
-def _local_date(ts: float, site: Site) -> dt.date:
+def _local_date(ts: float, site: SiteInfo) -> dt.date:
     return dt.datetime.fromtimestamp(ts, site.tz).date()
 
 
@@ -697,7 +696,7 @@ def _total(level: str, ident: str, name: str, team: str, members: list[Row]) -> 
     )
 
 
-def month_range(site: Site, month: str) -> tuple[float, float]:
+def month_range(site: SiteInfo, month: str) -> tuple[float, float]:
     """Unix seconds of the first instant of the month and of the next, in site local time."""
     year, mon = parse_month(month)
     first = dt.datetime(year, mon, 1, tzinfo=site.tz)
@@ -719,6 +718,6 @@ def parse_month(month: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def build_report(plan: Plan, site: Site, month: str, history: History) -> Report:
+def build_report(plan: Plan, site: SiteInfo, month: str, history: History) -> Report:
     """Compute every figure of one site's report from its history."""
     return _Builder(plan, site, history).build(month)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from monitor import calendar as cal
-from monitor.inventory.model import Maintenance
+from monitor.hours import Maintenance
 from monitor.report.compute import Figures, Incident, Report, Row
 from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total

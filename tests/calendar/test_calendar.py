@@ -84,7 +84,7 @@ def hours(intervals: list[tuple[dt.datetime, dt.datetime]]) -> float:
 
 
 def test_february_2026_service_time_counts_weekdays_friday_and_closed_days(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     got = cal.service_intervals(site, local(2026, 2, 1), local(2026, 3, 1))
     # February 2026: Mon-Thu 16 days, Fri 4 days; closed Mon 16 (extra, cuti bersama)
     # and Tue 17 (Tahun Baru Imlek, from the holidays library).
@@ -97,14 +97,14 @@ def test_february_2026_service_time_counts_weekdays_friday_and_closed_days(plan:
 
 
 def test_opening_hours_are_site_local_time(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     got = cal.service_intervals(site, local(2026, 2, 2), local(2026, 2, 3))
     # 08:00-16:00 WITA (UTC+8) is 00:00-08:00 UTC
     assert got == [(dt.datetime(2026, 2, 2, 0, tzinfo=UTC), dt.datetime(2026, 2, 2, 8, tzinfo=UTC))]
 
 
 def test_friday_override_shortens_the_day(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     got = cal.service_intervals(site, local(2026, 2, 6), local(2026, 2, 7))
     assert got == [(local(2026, 2, 6, 8), local(2026, 2, 6, 11, 30))]
     assert cal.is_service_time(site, local(2026, 2, 6, 11, 29))
@@ -113,7 +113,7 @@ def test_friday_override_shortens_the_day(plan: Plan) -> None:
 
 
 def test_range_is_clipped(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     got = cal.service_intervals(site, local(2026, 2, 2, 9, 15), local(2026, 2, 3, 8, 30))
     assert got == [
         (local(2026, 2, 2, 9, 15), local(2026, 2, 2, 16)),
@@ -123,7 +123,7 @@ def test_range_is_clipped(plan: Plan) -> None:
 
 
 def test_independence_day_is_closed(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     assert not cal.is_service_time(site, local(2026, 8, 17, 10))  # a Monday
     assert cal.is_service_time(site, local(2026, 8, 18, 10))
     assert cal.service_intervals(site, local(2026, 8, 17), local(2026, 8, 18)) == []
@@ -131,7 +131,7 @@ def test_independence_day_is_closed(plan: Plan) -> None:
 
 def test_idul_fitri_2026_is_closed_even_on_a_service_saturday() -> None:
     plan = make_plan(sat=True)
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     # Idul Fitri 1447 H: Saturday 21 and Sunday 22 March 2026
     assert not cal.is_service_time(site, local(2026, 3, 21, 10))
     assert cal.is_service_time(site, local(2026, 3, 28, 10))  # an ordinary Saturday
@@ -142,14 +142,14 @@ def test_idul_fitri_2026_is_closed_even_on_a_service_saturday() -> None:
 
 
 def test_sunday_is_not_service_time(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     assert not cal.is_service_time(site, local(2026, 2, 8, 10))
     assert not cal.is_service_time(site, local(2026, 2, 2, 7, 59))
     assert cal.is_service_time(site, local(2026, 2, 2, 8))
 
 
 def test_naive_datetimes_are_refused(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     with pytest.raises(ValueError, match="timezone-aware"):
         cal.service_intervals(site, dt.datetime(2026, 2, 1), local(2026, 3, 1))
     with pytest.raises(ValueError, match="timezone-aware"):
@@ -183,7 +183,7 @@ ENTITIES = {
     ],
 )
 def test_scope_matching(plan: Plan, day: int, covered: set[str]) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     start, end = local(2026, 2, day), local(2026, 2, day + 1)
     for name, eid in ENTITIES.items():
         got = cal.maintenance_intervals(plan, site, eid, start, end)

@@ -107,12 +107,11 @@ def inventory(sink_port: int = SINK_PORT) -> dict[str, Any]:
                         "channels": [
                             hook("kominfo"),
                             {
-                                "kind": "whatsapp",
-                                "to": "120363000000000001@g.us",
-                                "gateway": "waha",
-                                "gateway_url": f"http://127.0.0.1:{sink_port}/waha/kominfo",
+                                "kind": "waha",
+                                "chat_id": "120363000000000001@g.us",
+                                "base_url": f"http://127.0.0.1:{sink_port}/waha/kominfo",
                                 "session": "e2e",
-                                "token": {"env": "E2E_WAHA_KEY"},
+                                "api_key": {"env": "E2E_WAHA_KEY"},
                             },
                         ],
                     },
@@ -122,10 +121,9 @@ def inventory(sink_port: int = SINK_PORT) -> dict[str, Any]:
                         "channels": [
                             hook("it-dukcapil"),
                             {
-                                "kind": "whatsapp",
-                                "to": "628000000003",
-                                "gateway": "fonnte",
-                                "gateway_url": f"http://127.0.0.1:{sink_port}/fonnte/it-dukcapil",
+                                "kind": "fonnte",
+                                "target": "628000000003",
+                                "base_url": f"http://127.0.0.1:{sink_port}/fonnte/it-dukcapil",
                                 "token": {"env": "E2E_FONNTE_TOKEN"},
                             },
                         ],

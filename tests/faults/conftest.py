@@ -81,16 +81,14 @@ async def serve(tmp_path: Path) -> AsyncIterator[Serve]:
         # listeners=[...] replaces the watcher (which keeps every result it sees)
         service.listeners.extend(listeners if listeners is not None else [watcher])
         notifier: Notifier | None = None
-        extra_routes = None
         if with_notifier:
             notifier = Notifier(
                 plan_source=lambda: service.plan,
                 settings=NotifierSettings(backoff_base=0.001, max_attempts=2),
             )
             service.notifier = notifier
-            extra_routes = notifier.install
         reloader = Reloader(service, inventory or tmp_path / "no-inventory.yaml")
-        app = make_app(service, reloader, web_config=web_config, extra_routes=extra_routes)
+        app = make_app(service, reloader, web_config=web_config, notifier=notifier)
         server = WebServer(app, web_config=web_config, **(server_kw or {}))
         served: Served | None = None
         try:

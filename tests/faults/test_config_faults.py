@@ -142,3 +142,38 @@ async def test_reload_changing_an_interval_replans_one_job_and_keeps_other_count
     runs = samples(text, "mpp_probe_runs_total")
     assert runs[B] >= b_runs + len(b_after)  # counted on from before the reload
     assert runs[A] >= a_runs + len(after)
+
+
+@pytest.mark.parametrize(
+    ("channel", "message"),
+    [
+        ("{kind: email, to: siak-at-disdukcapil}", "invalid e-mail address 'siak-at-disdukcapil'"),
+        ('{kind: telegram, chat_id: "", token: {env: TG}}', "chat_id: must not be empty"),
+        ('{kind: waha, chat_id: "62811"}', "base_url: missing required field"),
+    ],
+)
+async def test_a_bad_channel_on_reload_keeps_the_old_routing_and_says_so(
+    serve: Serve, channel: str, message: str
+) -> None:
+    """A channel the notifier could not deliver is a config error on reload, not a silent 404."""
+    hooked = FAST.replace(
+        "teams: [{id: kominfo, name: Kominfo}]",
+        "teams: [{id: kominfo, name: Kominfo,"
+        ' channels: [{kind: webhook, url: "http://127.0.0.1:9/k"}]}]',
+    )
+    served = await serve(hooked, probes=FakeProbes().table(), with_notifier=True)
+    assert served.inventory is not None and served.notifier is not None
+    before = served.service.plan
+    assert served.notifier.teams() == [("t", "kominfo")]
+    served.inventory.write_text(
+        hooked.replace('[{kind: webhook, url: "http://127.0.0.1:9/k"}]', f"[{channel}]")
+    )
+    status, _, body = await fetch(served.url + "-/reload", method="POST")
+    assert status == 400
+    where = re.escape(str(served.inventory))
+    assert re.search(rf"^{where}:\d+:\d+: .*{re.escape(message)}", body, re.M), body
+    assert served.service.plan is before
+    assert served.service.registry.get_sample_value("mpp_config_last_reload_successful") == 0
+    # the notifier still routes the old channel: kominfo's webhook is known, not a 404
+    assert served.notifier.teams() == [("t", "kominfo")]
+    assert [c.kind for c in served.notifier.channels("t", "kominfo")] == ["webhook"]

@@ -144,9 +144,9 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
     """Readers that never read a large /metrics or the page: other scrapes are still served."""
     fake = FakeProbes()
     entities, targets = many(3000, interval=30.0, timeout=1.0)
-    # the status page needs the inventory model (site and team names)
+    # the status page needs the site directory (site and team names)
     site = load_plan("site.yaml", SITE)
-    big = Plan(tuple(targets), {e.id: e for e in entities}, (), site.inventory)
+    big = Plan(tuple(targets), {e.id: e for e in entities}, (), site.sites)
     served = await serve(big, probes=fake.table())
     svc = served.service
     for t in targets:  # one result each now, instead of waiting for the timetable

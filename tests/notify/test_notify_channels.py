@@ -1,4 +1,4 @@
-"""Channel models: strict validation, secrets by reference, names, inventory conversion."""
+"""Channel models: strict validation, secrets by reference, names, loaded from the inventory."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.inventory import ConfigError, load_plan
-from monitor.inventory.model import Channel as InventoryChannel
 from monitor.notify import (
+    EmailChannel,
     FonnteChannel,
     TelegramChannel,
     WahaChannel,
     channel_names,
-    from_inventory_channel,
     parse_channel,
     routing_from_plan,
 )
@@ -80,35 +79,39 @@ def test_channel_names_default_to_kind_and_are_unique() -> None:
         channel_names(twice)
 
 
-def test_inventory_channels_convert() -> None:
-    waha = InventoryChannel.model_validate(
-        {
-            "kind": "whatsapp",
-            "to": 628111,
-            "gateway": "waha",
-            "gateway_url": "http://127.0.0.1:3000",
-            "session": "mpp",
-            "token": {"env": "WAHA_KEY"},
-            "severity": ["critical"],
-        }
-    )
-    out = from_inventory_channel(waha)
-    assert isinstance(out, WahaChannel)
-    assert (out.base_url, out.chat_id, out.session, out.severity) == (
-        "http://127.0.0.1:3000",
+def test_inventory_team_channels_are_the_notify_models() -> None:
+    text = """\
+sites:
+  - id: paser
+    name: MPP
+    teams:
+      - id: kominfo
+        name: Diskominfo
+        channels:
+          - {kind: waha, chat_id: 628111, base_url: "http://127.0.0.1:3000/", session: mpp,
+             api_key: {env: WAHA_KEY}, severity: [critical]}
+          - {kind: fonnte, target: "628222", token: {env: FONNTE}}
+          - {kind: email, to: it@bpjs.example.id}
+"""
+    team = load_plan("inv.yaml", text).site("paser").teams[0]
+    waha, fonnte, email = team.channels
+    assert isinstance(waha, WahaChannel)
+    assert (waha.base_url, waha.chat_id, waha.session, waha.severity) == (
+        "http://127.0.0.1:3000",  # the trailing slash dropped: paths are appended
         "628111",
         "mpp",
         ["critical"],
     )
-    assert out.api_key == SecretRef(env="WAHA_KEY")
-    fonnte = InventoryChannel.model_validate(
-        {"kind": "whatsapp", "to": "628222", "gateway": "fonnte", "token": {"env": "FONNTE"}}
-    )
-    f = from_inventory_channel(fonnte)
-    assert isinstance(f, FonnteChannel) and f.target == "628222"
-    assert f.base_url == "https://api.fonnte.com"
-    email = InventoryChannel.model_validate({"kind": "email", "to": "it@bpjs.example.id"})
-    assert from_inventory_channel(email).kind == "email"
+    assert waha.api_key == SecretRef(env="WAHA_KEY")
+    assert isinstance(fonnte, FonnteChannel) and fonnte.target == "628222"
+    assert fonnte.base_url == "https://api.fonnte.com"
+    assert isinstance(email, EmailChannel) and email.to == ["it@bpjs.example.id"]
+    # the very objects the notifier routes with: nothing converts them later
+    assert routing_from_plan(load_plan("inv.yaml", text)).channels[("paser", "kominfo")] == [
+        waha,
+        fonnte,
+        email,
+    ]
 
 
 INVENTORY = """\
@@ -123,8 +126,8 @@ sites:
       - id: it-bpjs
         name: IT BPJS
         channels:
-          - {kind: whatsapp, to: "628111", gateway: waha, gateway_url: "http://127.0.0.1:3000",
-             token: {env: WAHA_KEY}}
+          - {kind: waha, chat_id: "628111", base_url: "http://127.0.0.1:3000",
+             api_key: {env: WAHA_KEY}}
           - {kind: email, to: it@bpjs.example.id}
     links:
       - {id: isp-a, name: Telkom Astinet, anchors: [192.0.2.1]}
@@ -150,8 +153,8 @@ def test_routing_from_a_real_plan(tmp_path: Path) -> None:
 def test_a_waha_channel_without_its_server_is_a_config_error(tmp_path: Path) -> None:
     # caught when the inventory loads, not when the first alert is delivered
     path = tmp_path / "inv.yaml"
-    path.write_text(INVENTORY.replace(', gateway_url: "http://127.0.0.1:3000"', ""))
-    with pytest.raises(ConfigError, match=r"needs: gateway_url \(the WAHA server\)"):
+    path.write_text(INVENTORY.replace(', base_url: "http://127.0.0.1:3000"', ""))
+    with pytest.raises(ConfigError, match=r"inv.yaml:12:13: .*channels\[0\].base_url: missing"):
         load_plan(path)
 
 

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.inventory import load_plan
 from monitor.notify import AlertGroup, Notifier, NotifierSettings
+from monitor.notify.webhook import mount
 from monitor.targets import Plan
 from tests.notify.gateways import FakeGateway, alert, group
 
@@ -55,7 +56,7 @@ async def test_install_mounts_the_webhook_and_runs_the_workers(
     n = Notifier(plan_source=lambda: plan, settings=NotifierSettings(backoff_base=0.001))
     assert n.stats[("it-bpjs", "webhook", "sent")] == 0
     app = web.Application()
-    n.install(app)
+    mount(app, n)
     client = TestClient(TestServer(app, host="127.0.0.1", port=0))
     await client.start_server()
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.inventory import load_plan
+from monitor.inventory import load_config, load_plan
 from monitor.render import RenderOptions, alertmanager_config, render_alertmanager
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,8 +28,8 @@ sites:
       - id: it-bpjs
         name: IT BPJS
         channels:
-          - {kind: whatsapp, to: "628111", gateway: waha, gateway_url: "http://127.0.0.1:3000",
-             token: {env: WAHA_KEY}}
+          - {kind: waha, chat_id: "628111", base_url: "http://127.0.0.1:3000",
+             api_key: {env: WAHA_KEY}}
       - id: it-dukcapil
         name: IT Dukcapil
         channels: [{kind: email, to: it@dukcapil.example.id}]
@@ -148,7 +148,7 @@ def test_receivers_use_notifier_webhook_and_email(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)
     cfg = alertmanager_config(
-        load_plan(inv).inventory,
+        load_config(inv).inventory,
         RenderOptions(notifier_url="http://127.0.0.1:9469/", holiday_years=(2026,)),
     )
     recs = {r["name"]: r for r in cfg["receivers"]}
@@ -161,14 +161,14 @@ def test_receivers_use_notifier_webhook_and_email(tmp_path: Path) -> None:
     ]
     assert "webhook_configs" not in recs["paser-it-dukcapil"]
     # tokens are referenced by environment variable: they never reach the rendered file
-    text = render_alertmanager(load_plan(inv).inventory)
+    text = render_alertmanager(load_config(inv).inventory)
     assert "TG_TOKEN" not in text and "WAHA_KEY" not in text
 
 
 def test_off_hours_and_closed_days(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)
-    cfg = alertmanager_config(load_plan(inv).inventory, RenderOptions(holiday_years=(2026,)))
+    cfg = alertmanager_config(load_config(inv).inventory, RenderOptions(holiday_years=(2026,)))
     intervals = {t["name"]: t["time_intervals"] for t in cfg["time_intervals"]}
     hours = intervals["paser-service-hours"]
     assert [h["weekdays"] for h in hours] == [
@@ -207,7 +207,7 @@ def test_off_hours_and_closed_days(tmp_path: Path) -> None:
 def test_site_offline_inhibits_internet_dependent_alerts(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)
-    cfg = alertmanager_config(load_plan(inv).inventory)
+    cfg = alertmanager_config(load_config(inv).inventory)
     rule = next(
         r for r in cfg["inhibit_rules"] if r["source_matchers"] == ['alertname="MppSiteOffline"']
     )
@@ -221,12 +221,10 @@ def test_site_offline_inhibits_internet_dependent_alerts(tmp_path: Path) -> None
 @pytest.mark.skipif(not PASER.exists(), reason="examples/mpp-paser.yaml not written yet")
 def test_paser_example_renders_clean(tmp_path: Path) -> None:
     out = tmp_path / "am.yml"
-    out.write_text(render_alertmanager(load_plan(PASER).inventory))
+    out.write_text(render_alertmanager(load_config(PASER).inventory))
     proc = subprocess.run([amtool, "check-config", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    plan = load_plan(PASER)
-    for team in plan.inventory.sites[0].teams:
-        got = routes_test(
-            out, "site=" + plan.inventory.sites[0].id, "team=" + team.id, "severity=critical"
-        )
-        assert got == [f"{plan.inventory.sites[0].id}-{team.id}"]
+    site = load_plan(PASER).sites[0]
+    for team in site.teams:
+        got = routes_test(out, "site=" + site.id, "team=" + team.id, "severity=critical")
+        assert got == [f"{site.id}-{team.id}"]

@@ -70,13 +70,13 @@ def test_bad_inventory_is_reported_not_rendered(tmp_path: Path) -> None:
 
 
 def test_monitor_alerts_reach_the_network_team(tmp_path: Path) -> None:
-    from monitor.inventory import load_plan
+    from monitor.inventory import load_config
     from monitor.render import prometheus_config
 
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)
     cfg = prometheus_config(
-        load_plan(inv).inventory,
+        load_config(inv).inventory,
         monitor_targets=["127.0.0.1:9469"],
         alertmanager=["127.0.0.1:9093"],
         rule_files=[],

@@ -35,7 +35,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "examples" / "report-2026-02")
     args = ap.parse_args()
     plan = load_plan(SITE_YAML)
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     t0 = time.monotonic()
     month = Month(args.step)
     with tempfile.TemporaryDirectory(prefix="mpp-sample-") as tmp:

@@ -52,7 +52,7 @@ def test_unreachable_without_an_owner_series_is_charged_to_the_parents_team(plan
             }
         }
     )
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     r = row(report, VCLAIM)
     assert r.figures.charged == {("unreachable", "kominfo"): H}
     assert r.availability == pytest.approx(7 / 8)
@@ -68,13 +68,13 @@ def test_down_is_charged_to_the_owner_series_else_the_own_team(plan: Plan) -> No
         },
         owners={PC1: {"dpmptsp": [(at(2, 9), at(2, 10))]}},  # the second hour has no series
     )
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     assert row(report, PC1).figures.charged == {("down", "dpmptsp"): H, ("down", "it-bpjs"): H}
 
 
 def test_down_wins_over_up_when_both_are_reported(plan: Plan) -> None:
     h = history(status={PC1: {"up": [MON], "down": [(at(2, 9), at(2, 10))]}})
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     f = row(report, PC1).figures
     assert (f.up, f.down, f.known) == (7 * H, H, 8 * H)
 
@@ -86,7 +86,7 @@ def test_counter_fault_owner_series_is_preferred_over_components(plan: Plan) -> 
         can_serve={"01": {"1": [(MON[0], outage[0]), (outage[1], MON[1])], "0": [outage]}},
         counter_owner={"01": {"dpmptsp": [(at(2, 10), at(2, 10, 30))]}},
     )
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     c1 = row(report, "counter/1")
     # the series names dpmptsp for 30 min; the PC's owner explains the rest
     assert c1.figures.charged == {
@@ -98,7 +98,7 @@ def test_counter_fault_owner_series_is_preferred_over_components(plan: Plan) -> 
 
 def test_missing_can_serve_is_unknown_not_up(plan: Plan) -> None:
     h = history(can_serve={"01": {"1": [(MON[0], at(2, 12))]}})
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     f = row(report, "counter/1").figures
     assert (f.known, f.unknown, f.up) == (4 * H, 4 * H, 4 * H)
     assert f.availability() == 1.0
@@ -112,7 +112,7 @@ def test_names_are_escaped_in_html_and_never_formulas_in_csv(tmp_path: Path) -> 
     text = text.replace("name: SIAK Terpusat", 'name: "=HYPERLINK(1)"')
     plan = load_plan("site.yaml", text)
     h = history(status={VCLAIM: {"down": [MON]}})
-    report = build_report(plan, plan.inventory.site("paser"), "2026-02", h)
+    report = build_report(plan, plan.site("paser"), "2026-02", h)
     html = render_html(report)
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -126,12 +126,12 @@ def test_month_parsing_and_bounds(plan: Plan) -> None:
     for bad in ("2026-2", "2026-13", "26-02", "2026/02", "february"):
         with pytest.raises(ValueError, match="expected YYYY-MM"):
             parse_month(bad)
-    start, end = month_range(plan.inventory.site("paser"), "2026-12")
+    start, end = month_range(plan.site("paser"), "2026-12")
     assert (start, end) == (at(1, month=12), at(1, month=1) + 365 * 86400)
 
 
 async def test_early_errors_need_no_prometheus(plan: Plan) -> None:
-    site = plan.inventory.site("paser")
+    site = plan.site("paser")
     unused = "http://127.0.0.1:9"  # never contacted: the checks come first
     with pytest.raises(ReportError, match="invalid month '2026-2'"):
         await make_report(plan, site, "2026-2", unused)

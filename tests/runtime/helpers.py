@@ -84,12 +84,11 @@ def target(
 def plan(
     entities: Iterable[Entity], targets: Iterable[Target], counters: Iterable[Counter] = ()
 ) -> Plan:
-    """Return a Plan without an inventory model."""
+    """Return a Plan without a site directory."""
     return Plan(
         targets=tuple(targets),
         entities={e.id: e for e in entities},
         counters=tuple(counters),
-        inventory=cast(Any, None),
     )
 
 

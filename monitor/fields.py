@@ -1,0 +1,145 @@
+"""Field types shared by every config model (inventory, channels, web config): one copy each.
+
+``Strict`` (unknown keys are errors, frozen), ``Id``, ``Host``, ``Url``, ``BaseUrl``,
+``NumberText``, ``Secret`` (a ``SecretRef`` that refuses inline text), ``Email`` and the
+durations ``Seconds``/``PositiveSeconds``. Messages name the problem in words an operator
+can act on; the loader adds file, line and column.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BeforeValidator, Field
+
+from probes.settings import Seconds, SecretRef, Strict
+
+__all__ = [
+    "ID_RE",
+    "BaseUrl",
+    "Email",
+    "Host",
+    "Id",
+    "IpAddress",
+    "NumberText",
+    "PositiveSeconds",
+    "Seconds",
+    "Secret",
+    "SecretRef",
+    "Strict",
+    "Url",
+    "check_host",
+    "check_url",
+]
+
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+INLINE_SECRET = "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"  # noqa: S105 (a message, not a secret)
+
+
+def _check_id(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ValueError(
+            f"invalid id {value!r}: use lower-case letters, digits, '-' and '_' "
+            "(start with a letter or digit, at most 63 characters)"
+        )
+    return value
+
+
+Id = Annotated[str, AfterValidator(_check_id)]
+
+
+def check_host(value: str) -> str:
+    """A literal IPv4/IPv6 address or a DNS host name."""
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if re.match(r"^\d+(\.\d+){3}$", value):
+        raise ValueError(f"invalid IP address {value!r}")
+    label = r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)"
+    if len(value) > 253 or not re.match(rf"^{label}(\.{label})*\.?$", value):
+        raise ValueError(f"invalid address {value!r}: expected an IP address or a host name")
+    return value
+
+
+Host = Annotated[str, AfterValidator(check_host)]
+
+
+def _check_ip(value: str) -> str:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"invalid IP address {value!r}") from None
+    return value
+
+
+IpAddress = Annotated[str, AfterValidator(_check_ip)]
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL with a valid host and port and no credentials in it."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"invalid URL {value!r}: expected http://host/... or https://host/...")
+    if parts.username or parts.password:
+        raise ValueError(
+            "credentials in a URL are not allowed: use basic_auth or a token with env/file"
+        )
+    check_host(parts.hostname)
+    try:
+        _ = parts.port
+    except ValueError:
+        raise ValueError(f"invalid port in URL {value!r}") from None
+    return value
+
+
+Url = Annotated[str, AfterValidator(check_url)]
+# A gateway's base URL: paths are appended to it, so a trailing slash is dropped.
+BaseUrl = Annotated[Url, AfterValidator(lambda v: v.rstrip("/"))]
+
+
+def _number_text(value: Any) -> Any:
+    # Chat ids and phone numbers are often written unquoted: YAML reads a number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+NumberText = Annotated[str, BeforeValidator(_number_text), Field(min_length=1)]
+
+
+def _no_inline_secret(value: Any) -> Any:
+    if isinstance(value, str | int | float):
+        raise ValueError(INLINE_SECRET)
+    return value
+
+
+Secret = Annotated[SecretRef, BeforeValidator(_no_inline_secret)]
+
+
+def _check_email(value: str) -> str:
+    if not _EMAIL_RE.match(value):
+        raise ValueError(f"invalid e-mail address {value!r}")
+    return value
+
+
+Email = Annotated[str, AfterValidator(_check_email)]
+
+
+def _not_negative(value: Any) -> Any:
+    """Name a negative duration as such (the duration parser would only call it invalid)."""
+    negative = isinstance(value, str) and value.strip().startswith("-")
+    negative = negative or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value < 0
+    )
+    if negative:
+        raise ValueError(f"must be greater than 0 (got {value!r})")
+    return value
+
+
+PositiveSeconds = Annotated[Seconds, Field(gt=0), BeforeValidator(_not_negative)]

@@ -1,0 +1,87 @@
+"""What every channel kind shares: the common fields, the request it builds, its refusals."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator
+
+from monitor.fields import ID_RE, SecretRef, Strict
+from monitor.i18n import Language
+
+Severity = Literal["critical", "warning", "info"]
+
+_NAME_CHARS = "lower-case letters, digits, '-' and '_'"
+
+
+def _check_name(value: str) -> str:
+    if not ID_RE.match(value):
+        raise ValueError(f"invalid channel name {value!r}: use {_NAME_CHARS}")
+    return value
+
+
+ChannelName = Annotated[str, AfterValidator(_check_name)]
+
+
+class DeliveryError(Exception):
+    """A failed send: ``reason`` is safe to log (no secrets); ``retry`` says if it may help."""
+
+    def __init__(self, reason: str, *, retry: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One HTTP POST a gateway wants: URL and aiohttp keywords (json/data, headers)."""
+
+    url: str
+    body: Mapping[str, Any]
+    form: bool = False  # send body as form fields instead of JSON
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def secret_value(ref: SecretRef | None) -> str | None:
+    """The value of a secret reference; a missing one is a permanent delivery failure."""
+    if ref is None:
+        return None
+    try:
+        return ref.get()
+    except LookupError as exc:  # names the variable or file only, never a value
+        raise DeliveryError(f"secret unavailable: {exc}", retry=False) from None
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A gateway's reply as a JSON object, or None when it is not one."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+class BaseChannel(Strict):
+    """Fields every channel has: its name in the team, language, severities, resolved."""
+
+    kind: str  # each kind narrows it to its Literal (the union's discriminator)
+    name: ChannelName | None = None
+    language: Language = "id"
+    severity: list[Severity] = ["critical", "warning"]
+    send_resolved: bool = True
+
+    def secrets(self) -> list[SecretRef]:
+        """The secret references this channel holds."""
+        refs = [getattr(self, f, None) for f in type(self).model_fields if f in _SECRET_FIELDS]
+        return [r for r in refs if isinstance(r, SecretRef)]
+
+    def refusal(self, body: bytes) -> str | None:
+        """Why the gateway refused a message although it answered 2xx (None: accepted)."""
+        return None
+
+
+# every field that may hold a secret, across kinds
+_SECRET_FIELDS = frozenset({"token", "api_key"})
