@@ -33,6 +33,7 @@ from monitor.scheduler import Histogram
 from monitor.service import Service
 from monitor.targets import Plan, Target
 from probes.base import ProbeContext, ProbeResult
+from probes.registry import KINDS
 
 SCRAPER = r"""
 import sys, time, urllib.request
@@ -149,7 +150,7 @@ async def run(args: argparse.Namespace) -> None:
     rnd = random.Random(args.seed)
     probe = make_probe(rnd)
     plan = with_interval(synthetic_plan(args.targets), args.interval)
-    svc = Service(probes={k: probe for k in ("icmp", "tcp", "http", "dns")})
+    svc = Service(probes={k: probe for k in KINDS})
     hist = RecordingHistogram()
     svc.scheduler.lateness = hist
     app = web.Application()

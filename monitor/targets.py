@@ -27,8 +27,8 @@ from typing import Any, Literal
 
 from monitor.hours import ClosedDays, Maintenance, ServiceHours
 from monitor.notify.channels import Channel
+from probes.registry import ProbeKind
 
-ProbeKind = Literal["icmp", "tcp", "http", "dns"]
 EntityKind = Literal["link", "infra", "device", "application"]
 
 # Every target series carries exactly these labels (empty string where one does not apply;

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from probes.base import ProbeContext, ProbeFunc, ProbeResult
+from probes.base import ProbeContext, ProbeFunc, ProbeResult, ProbeTarget
 
-__all__ = ["ProbeContext", "ProbeFunc", "ProbeResult", "get_probe"]
+__all__ = ["ProbeContext", "ProbeFunc", "ProbeResult", "ProbeTarget", "get_probe"]
 
 
 def get_probe(kind: str) -> ProbeFunc:
-    """Return the probe function for a kind ("icmp", "tcp", "http", "dns")."""
+    """Return the probe function for a kind (``probes.registry.KINDS``)."""
     from probes.registry import PROBES
 
     try:

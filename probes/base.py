@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from monitor.targets import Target
+
+class ProbeTarget(Protocol):
+    """What a probe reads of its target: where to go and how long it may take.
+
+    ``monitor.plan.Target`` satisfies it; so does any small object a caller builds, which is
+    how a probe is used and tested without the monitor.
+    """
+
+    @property
+    def address(self) -> str:
+        """Host or IP (icmp, dns resolver), host:port (tcp), URL (http)."""
+        ...
+
+    @property
+    def timeout(self) -> float:
+        """Seconds the run may take; the scheduler bounds the run with it too."""
+        ...
 
 
 @dataclass(slots=True)
@@ -51,4 +66,4 @@ class ProbeContext:
     resources: dict[str, Any] = field(default_factory=dict)
 
 
-ProbeFunc = Callable[["Target", Any, ProbeContext], Awaitable[ProbeResult]]
+ProbeFunc = Callable[[ProbeTarget, Any, ProbeContext], Awaitable[ProbeResult]]

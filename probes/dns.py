@@ -22,16 +22,15 @@ import dns.inet
 import dns.message
 import dns.rcode
 
-from monitor.targets import Target
 from probes import net
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeContext, ProbeResult, ProbeTarget
 from probes.settings import DnsSettings
 
 UDP_SENDS = 3  # transmissions of one UDP query within the deadline
 _RCODE_REASONS = {"NXDOMAIN": "dns_nxdomain", "SERVFAIL": "dns_servfail", "REFUSED": "dns_refused"}
 
 
-async def probe(target: Target, settings: DnsSettings, ctx: ProbeContext) -> ProbeResult:
+async def probe(target: ProbeTarget, settings: DnsSettings, ctx: ProbeContext) -> ProbeResult:
     """Ask the resolver at ``target.address`` for ``settings.query_name``."""
     run = net.Run(ctx, ("lookup",))
     try:
@@ -44,7 +43,9 @@ async def probe(target: Target, settings: DnsSettings, ctx: ProbeContext) -> Pro
     return run.result()
 
 
-async def _probe(target: Target, settings: DnsSettings, ctx: ProbeContext, run: net.Run) -> None:
+async def _probe(
+    target: ProbeTarget, settings: DnsSettings, ctx: ProbeContext, run: net.Run
+) -> None:
     server = net.literal(target.address)
     if server is None:
         run.switch("resolve")

@@ -22,9 +22,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from monitor.targets import Target
 from probes import net, tls
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeContext, ProbeResult, ProbeTarget
 from probes.settings import HttpSettings, IpFamily
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
@@ -166,7 +165,7 @@ def _check_body(text: str, settings: HttpSettings) -> None:
             raise net.Failed("body_mismatch", f"body matches forbidden {pattern!r}")
 
 
-async def probe(target: Target, settings: HttpSettings, ctx: ProbeContext) -> ProbeResult:
+async def probe(target: ProbeTarget, settings: HttpSettings, ctx: ProbeContext) -> ProbeResult:
     """Request ``target.address`` (a URL) and check the response against ``settings``."""
     run = _Run(ctx)
     token = tls.TLS_START.set(run.on_tls_start)
@@ -210,7 +209,7 @@ def _auth_headers(url: URL, settings: HttpSettings, run: _Run) -> dict[str, str]
     return {}
 
 
-async def _probe(target: Target, settings: HttpSettings, ctx: ProbeContext, run: _Run) -> None:
+async def _probe(target: ProbeTarget, settings: HttpSettings, ctx: ProbeContext, run: _Run) -> None:
     try:
         url = URL(target.address)
     except (ValueError, TypeError):

@@ -22,9 +22,9 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeContext, ProbeResult, ProbeTarget
 from probes.icmp_socket import (
     DEFAULT_MAX_IN_FLIGHT,
     Echo,
@@ -37,9 +37,6 @@ from probes.icmp_socket import (
 from probes.net import Address, Failed, ResolveError, Resolver, get_resolver
 from probes.net import literal as _parse_literal
 from probes.settings import IcmpSettings, IpFamily
-
-if TYPE_CHECKING:
-    from monitor.targets import Target
 
 __all__ = ["IcmpResources", "IcmpUnavailable", "close", "detect_mode", "probe", "setup"]
 
@@ -202,7 +199,7 @@ async def _echoes(
     return outcomes, complete
 
 
-async def probe(target: Target, settings: IcmpSettings, ctx: ProbeContext) -> ProbeResult:
+async def probe(target: ProbeTarget, settings: IcmpSettings, ctx: ProbeContext) -> ProbeResult:
     """Ping target.address count times; report loss and RTT statistics."""
     clock = ctx.monotonic
     start = clock()

@@ -10,9 +10,8 @@ import asyncio
 import re
 import ssl
 
-from monitor.targets import Target
 from probes import net, tls
-from probes.base import ProbeContext, ProbeResult
+from probes.base import ProbeContext, ProbeResult, ProbeTarget
 from probes.settings import TcpSettings
 
 PHASES = ("resolve", "connect", "tls", "exchange")
@@ -33,7 +32,7 @@ def unescape(text: str) -> bytes:
     return bytes(out)
 
 
-async def probe(target: Target, settings: TcpSettings, ctx: ProbeContext) -> ProbeResult:
+async def probe(target: ProbeTarget, settings: TcpSettings, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``target.address`` (host:port) and run the configured checks."""
     run = net.Run(ctx, PHASES)
     try:
@@ -48,7 +47,9 @@ async def probe(target: Target, settings: TcpSettings, ctx: ProbeContext) -> Pro
     return run.result()
 
 
-async def _probe(target: Target, settings: TcpSettings, ctx: ProbeContext, run: net.Run) -> None:
+async def _probe(
+    target: ProbeTarget, settings: TcpSettings, ctx: ProbeContext, run: net.Run
+) -> None:
     try:
         host, port = net.split_host_port(target.address)
     except ValueError as exc:

@@ -8,6 +8,7 @@ from collections import Counter
 from typing import TextIO
 
 from monitor.inventory import ConfigError, Loaded, load_config
+from probes.registry import KINDS
 
 HELP = "Validate an inventory file (opens no sockets) and summarise what it describes."
 EXAMPLES = """\
@@ -43,7 +44,7 @@ def summary(loaded: Loaded) -> list[str]:
     probes = Counter(t.probe for t in plan.targets)
     apps = [a for s in sites for ag in s.agencies for a in ag.applications]
     confirmed = sum(1 for a in apps if a.health_check_confirmed)
-    by_probe = ", ".join(f"{k} {probes[k]}" for k in ("icmp", "tcp", "http", "dns") if probes[k])
+    by_probe = ", ".join(f"{k} {probes[k]}" for k in KINDS if probes[k])
     rows = [
         ("sites", len(sites), ", ".join(s.id for s in sites)),
         ("teams", sum(len(s.teams) for s in sites), ""),

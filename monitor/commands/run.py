@@ -126,7 +126,7 @@ async def serve(
     on_listening: Callable[[str], None] | None = None,
 ) -> None:
     """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly."""
-    from monitor.notify import Notifier
+    from monitor.notify.notifier import Notifier
     from monitor.service import Service
     from monitor.web import Reloader, WebServer, make_app
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from monitor.commands.check_config import load_or_report
 from monitor.targets import Plan, Target
+from probes.registry import KINDS
 from probes.settings import SecretRef
 
 HELP = "List the targets an inventory expands into, with their labels and dependencies."
@@ -26,7 +27,6 @@ EXAMPLES = """\
 """
 
 ENTITY_KINDS = ("link", "infra", "device", "application")
-PROBE_KINDS = ("icmp", "tcp", "http", "dns")
 # Labels shown in JSON under "labels" ("entity" has its own key).
 JSON_LABELS = ("site", "team", "kind", "agency", "counter", "device", "link")
 
@@ -45,7 +45,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--probe",
         action="append",
-        choices=PROBE_KINDS,
+        choices=KINDS,
         help="only targets of this probe kind (repeatable)",
     )
 

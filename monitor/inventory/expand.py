@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from monitor.fields import ID_RE, check_host, check_url
 from monitor.inventory.load import ConfigError, Document, ErrorItem, Loc, load_inventory
@@ -20,20 +20,14 @@ from monitor.targets import (
     Entity,
     LinkInfo,
     Plan,
-    ProbeKind,
     SiteInfo,
     Target,
     TeamInfo,
     counter_label,
 )
-from probes.settings import DnsSettings, HttpSettings, IcmpSettings, TcpSettings
+from probes.registry import SETTINGS, ProbeKind
+from probes.settings import IcmpSettings
 
-SETTINGS: dict[str, type[BaseModel]] = {
-    "icmp": IcmpSettings,
-    "tcp": TcpSettings,
-    "http": HttpSettings,
-    "dns": DnsSettings,
-}
 _TEMPLATE = TEMPLATE_RE
 
 

@@ -44,6 +44,7 @@ from monitor.fields import (
 )
 from monitor.hours import ClosedDays, Maintenance, ServiceHours
 from monitor.notify.channels import Channel, channel_names
+from probes.registry import ProbeKind
 
 # {n} / {n+K}: the counter number (plus K) in a counter device's address or URL.
 TEMPLATE_RE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
@@ -115,7 +116,7 @@ class Team(Strict):
 class CheckSpec(Strict):
     """One check of an entity: the long form. Short forms: "icmp", "tcp:3389", a URL."""
 
-    probe: Literal["icmp", "tcp", "http", "dns"]
+    probe: ProbeKind
     name: Id | None = None  # target suffix; defaults to the probe kind (tcp: tcp-PORT)
     address: str | None = None  # overrides the entity's address
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -149,7 +150,7 @@ class Anchor(Strict):
 
     name: Id | None = None
     address: str  # host/IP for icmp and dns (the resolver), URL for http
-    probe: Literal["icmp", "tcp", "http", "dns"] = "icmp"
+    probe: ProbeKind = "icmp"
     port: int | None = Field(default=None, ge=1, le=65535)
     interval: PositiveSeconds | None = None
     timeout: PositiveSeconds | None = None

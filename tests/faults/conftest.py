@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.inventory import load_plan
-from monitor.notify import Notifier, NotifierSettings
+from monitor.notify.notifier import Notifier, NotifierSettings
 from monitor.service import Service
 from monitor.targets import Plan
 from monitor.web import Reloader, WebServer, make_app

@@ -8,15 +8,15 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.inventory import ConfigError, load_plan
-from monitor.notify import (
+from monitor.notify.channels import (
     EmailChannel,
     FonnteChannel,
     TelegramChannel,
     WahaChannel,
     channel_names,
     parse_channel,
-    routing_from_plan,
 )
+from monitor.notify.routing import routing_from_plan
 from probes.settings import SecretRef
 
 
@@ -159,7 +159,7 @@ def test_a_waha_channel_without_its_server_is_a_config_error(tmp_path: Path) -> 
 
 
 def test_notifier_settings_reject_an_unknown_zone() -> None:
-    from monitor.notify import NotifierSettings
+    from monitor.notify.notifier import NotifierSettings
 
     with pytest.raises(ValidationError, match="unknown time zone 'Asia/Paser'"):
         NotifierSettings(default_timezone="Asia/Paser")

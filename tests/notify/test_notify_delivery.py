@@ -8,14 +8,10 @@ from typing import Any
 
 import pytest
 
-from monitor.notify import (
-    AlertGroup,
-    Channel,
-    Notifier,
-    NotifierSettings,
-    Routing,
-    parse_channel,
-)
+from monitor.notify.channels import Channel, parse_channel
+from monitor.notify.messages import AlertGroup
+from monitor.notify.notifier import Notifier, NotifierSettings
+from monitor.notify.routing import Routing
 from tests.notify.gateways import FakeGateway, alert, closed_port_url, group
 
 WAHA_KEY = "waha-key-5f1c0e"

@@ -10,7 +10,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.inventory import load_plan
-from monitor.notify import AlertGroup, Notifier, NotifierSettings
+from monitor.notify.messages import AlertGroup
+from monitor.notify.notifier import Notifier, NotifierSettings
 from monitor.notify.webhook import mount
 from monitor.targets import Plan
 from tests.notify.gateways import FakeGateway, alert, group

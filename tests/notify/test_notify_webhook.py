@@ -9,14 +9,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from monitor.notify import (
-    WEBHOOK_PATH,
-    Notifier,
-    NotifierSettings,
-    Routing,
-    make_webhook_routes,
-    parse_channel,
-)
+from monitor.notify.channels import parse_channel
+from monitor.notify.notifier import Notifier, NotifierSettings
+from monitor.notify.routing import Routing
+from monitor.notify.webhook import WEBHOOK_PATH, make_webhook_routes
 from tests.notify.gateways import FakeGateway, alert, group
 
 SETTINGS = NotifierSettings(backoff_base=0.001, backoff_max=0.01, max_attempts=2, queue_size=4)
