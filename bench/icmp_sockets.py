@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import icmplib
 
-from monitor.targets import TARGET_LABELS, Target
+from monitor.plan import TARGET_LABELS, Target
 from probes import icmp
 from probes.base import ProbeContext
 from probes.settings import IcmpSettings

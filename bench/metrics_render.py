@@ -28,8 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from prometheus_client import CollectorRegistry, generate_latest
 
 from monitor.exporter import MetricsRenderer, MonitorCollector
+from monitor.plan import TARGET_LABELS, Counter, Entity, Plan, Target
 from monitor.service import Service
-from monitor.targets import TARGET_LABELS, Counter, Entity, Plan, Target
 from probes.base import ProbeResult
 
 SITE = "paser"

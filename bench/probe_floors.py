@@ -41,9 +41,9 @@ import aiohttp
 import compare_blackbox as cb
 
 from monitor.inventory import load_plan
+from monitor.plan import TARGET_LABELS, Target
 from monitor.scheduler import first_run
 from monitor.service import Service
-from monitor.targets import TARGET_LABELS, Target
 from probes import http, icmp, tcp
 from probes.base import ProbeContext, ProbeResult
 from probes.settings import HttpSettings, IcmpSettings, TcpSettings

@@ -29,9 +29,9 @@ from aiohttp import web
 from metrics_render import synthetic_plan
 
 from monitor.exporter import metrics_handler
+from monitor.plan import Plan, Target
 from monitor.scheduler import Histogram
 from monitor.service import Service
-from monitor.targets import Plan, Target
 from probes.base import ProbeContext, ProbeResult
 from probes.registry import KINDS
 

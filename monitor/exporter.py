@@ -52,8 +52,8 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from monitor import __version__
+from monitor.plan import TARGET_LABELS, Plan
 from monitor.state import LINK_STATES, STATUSES, EntityState, State, Status, TargetState
-from monitor.targets import TARGET_LABELS, Plan
 
 if TYPE_CHECKING:
     from monitor.scheduler import Scheduler
@@ -489,7 +489,7 @@ def _small_families(
     out.append((F_GERAI_OWNER, owners))
     sites = plan.sites if plan is not None else ()
     if sites:
-        from monitor.calendar import is_service_time
+        from monitor.state.calendar import is_service_time
 
         now = dt.datetime.now(dt.UTC)
         out.append(

@@ -37,7 +37,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.schedulers.base import STATE_RUNNING
 from apscheduler.triggers.interval import IntervalTrigger
 
-from monitor.targets import Target
+from monitor.plan import Target
 from probes.base import ProbeContext, ProbeFunc, ProbeResult
 
 log = logging.getLogger(__name__)

@@ -19,9 +19,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from monitor.exporter import MetricsRenderer, MonitorCollector, NotifierStats
+from monitor.plan import Plan, Target
 from monitor.scheduler import Scheduler
 from monitor.state import InMaintenance, Snapshot, State
-from monitor.targets import Plan, Target
 from probes.base import ProbeContext, ProbeFunc, ProbeResult
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from monitor.commands.run import StartupError, serve
 from monitor.inventory import ConfigError, load_plan
-from monitor.simulate import SimulationError, Simulator
-from monitor.targets import Plan
-from monitor.webconfig import DEFAULT_LISTEN, ListenError, WebConfig, is_loopback, parse_listen
+from monitor.plan import Plan
+from monitor.sim.simulator import SimulationError, Simulator
+from monitor.web.config import DEFAULT_LISTEN, ListenError, WebConfig, is_loopback, parse_listen
 
 HELP = "Run a simulated MPP on this machine and the monitor against it (no network needed)."
 EXAMPLES = f"""\

@@ -55,7 +55,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the render command."""
     from monitor.commands import load_config_or_report
-    from monitor.render import RenderOptions, render_alertmanager, render_prometheus
+    from monitor.render.alertmanager import RenderOptions, render_alertmanager
+    from monitor.render.prometheus import render_prometheus
 
     loaded = load_config_or_report(args.config)
     if loaded is None:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from monitor.inventory import ConfigError, load_plan
+from monitor.plan import Plan
 from monitor.state import InMaintenance
-from monitor.targets import Plan
-from monitor.webconfig import (
+from monitor.web.config import (
     DEFAULT_LISTEN,
     ListenError,
     WebConfig,
@@ -69,7 +69,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def maintenance_for(plan: Plan) -> InMaintenance | None:
     """``in_maintenance(entity_id, wall)`` from the inventory's windows (None if there are none)."""
-    from monitor.calendar import MaintenanceIndex
+    from monitor.state.calendar import MaintenanceIndex
 
     index = MaintenanceIndex(plan)
     return index.active if index.entities() else None
@@ -128,7 +128,7 @@ async def serve(
     """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly."""
     from monitor.notify.notifier import Notifier
     from monitor.service import Service
-    from monitor.web import Reloader, WebServer, make_app
+    from monitor.web.app import Reloader, WebServer, make_app
 
     service = Service(
         maintenance_for=maintenance_for,

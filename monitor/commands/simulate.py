@@ -9,8 +9,8 @@ import signal
 import sys
 
 from monitor.inventory import ConfigError, load_plan
-from monitor.simulate import SimulationError, Simulator
-from monitor.webconfig import ListenError, parse_listen
+from monitor.sim.simulator import SimulationError, Simulator
+from monitor.web.config import ListenError, parse_listen
 
 HELP = "Run a simulated MPP (servers for every target of a loopback-only inventory)."
 EXAMPLES = """\

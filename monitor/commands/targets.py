@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from monitor.commands.check_config import load_or_report
-from monitor.targets import Plan, Target
+from monitor.plan import Plan, Target
 from probes.registry import KINDS
 from probes.settings import SecretRef
 

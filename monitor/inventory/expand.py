@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from monitor.fields import ID_RE, check_host, check_url
 from monitor.inventory.load import ConfigError, Document, ErrorItem, Loc, load_inventory
 from monitor.inventory.model import TEMPLATE_RE, Anchor, CheckSpec, Inventory, Site
-from monitor.targets import (
+from monitor.plan import (
     TARGET_LABELS,
     AgencyInfo,
     Counter,

@@ -34,7 +34,7 @@ from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_
 from monitor.notify.routing import Routing, TeamKey, routing_from_plan
 
 if TYPE_CHECKING:
-    from monitor.targets import Plan
+    from monitor.plan import Plan
 
 PlanSource = Callable[[], "Plan | None"]
 

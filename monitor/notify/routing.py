@@ -11,7 +11,7 @@ from monitor.notify.channels import Channel
 from monitor.notify.messages import Names
 
 if TYPE_CHECKING:
-    from monitor.targets import Plan
+    from monitor.plan import Plan
 
 TeamKey = tuple[str, str]  # (site, team): team ids are per site in the inventory
 

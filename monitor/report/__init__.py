@@ -11,12 +11,12 @@ from pathlib import Path
 
 import aiohttp
 
+from monitor.plan import Plan, SiteInfo
 from monitor.report.compute import History, Report, build_report, month_range, parse_month
 from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
 from monitor.report.prom import Prometheus, PrometheusError, redact
 from monitor.report.tables import render_csv
-from monitor.targets import Plan, SiteInfo
 
 __all__ = [
     "History",

@@ -2,7 +2,7 @@
 
 Definitions (the report prints them too):
 
-* **service time** S: the site's service hours (``monitor.calendar``) within the month.
+* **service time** S: the site's service hours (``monitor.state.calendar``) within the month.
 * **maintenance** M: S covered by a maintenance window from the inventory for the thing,
   or in which the monitor itself said ``maintenance``. Not counted anywhere else.
 * **unknown** U: the rest of S in which Prometheus has no value for the thing (monitor or
@@ -28,8 +28,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from monitor import calendar as cal
 from monitor.hours import Maintenance
+from monitor.plan import Counter, Entity, Plan, SiteInfo, counter_label
 from monitor.report.spans import (
     Spans,
     clip,
@@ -41,7 +41,7 @@ from monitor.report.spans import (
     total,
     union,
 )
-from monitor.targets import Counter, Entity, Plan, SiteInfo, counter_label
+from monitor.state import calendar as cal
 
 FAILED = ("down", "unreachable")
 

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from html import escape
 
-from monitor import calendar as cal
 from monitor.hours import Maintenance
 from monitor.report.compute import Figures, Incident, Report, Row
 from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total
+from monitor.state import calendar as cal
 
 CSS = """
 @page { size: A4; margin: 14mm 12mm; }

@@ -6,7 +6,7 @@ import itertools
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
-from monitor.calendar import merge_intervals
+from monitor.state.calendar import merge_intervals
 
 Span = tuple[float, float]
 Spans = list[Span]

@@ -1,4 +1,4 @@
-"""Service time and maintenance windows (monitor.calendar) on a small inventory."""
+"""Service time and maintenance windows (monitor.state.calendar) on a small inventory."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import zoneinfo
 
 import pytest
 
-from monitor import calendar as cal
 from monitor.inventory import load_plan
-from monitor.targets import Plan
+from monitor.plan import Plan
+from monitor.state import calendar as cal
 
 WITA = zoneinfo.ZoneInfo("Asia/Makassar")
 UTC = dt.UTC

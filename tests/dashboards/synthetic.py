@@ -55,7 +55,7 @@ class Entity:
 
     @property
     def id(self) -> str:
-        """Entity id as in monitor/targets.py: <site>/<kind>/<name>."""
+        """Entity id as in monitor/plan.py: <site>/<kind>/<name>."""
         return f"{SITE}/{self.kind}/{self.name}"
 
     def labels(self) -> dict[str, str]:

@@ -21,10 +21,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.inventory import load_plan
 from monitor.notify.notifier import Notifier, NotifierSettings
+from monitor.plan import Plan
 from monitor.service import Service
-from monitor.targets import Plan
-from monitor.web import Reloader, WebServer, make_app
-from monitor.webconfig import WebConfig
+from monitor.web.app import Reloader, WebServer, make_app
+from monitor.web.config import WebConfig
 from tests.probes.conftest import (  # noqa: F401 - fixtures shared with the probe tests
     dns_server,
     ipv6_loopback,

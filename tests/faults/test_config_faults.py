@@ -14,7 +14,7 @@ import pytest
 
 from monitor.inventory import load_plan
 from monitor.service import Service
-from monitor.web import Reloader
+from monitor.web.app import Reloader
 from tests.runtime.helpers import FakeProbes, ResultWatcher
 
 from .conftest import Serve, fetch, free_port, samples

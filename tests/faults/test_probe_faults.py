@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.plan import TARGET_LABELS, Target
 from monitor.service import Service
-from monitor.targets import TARGET_LABELS, Target
 from probes import dns as dns_probe
 from probes import http as http_probe
 from probes import icmp as icmp_probe

@@ -21,8 +21,8 @@ import pytest
 import trustme
 from aiohttp import web
 
-from monitor.targets import Target
-from monitor.webconfig import load_web_config
+from monitor.plan import Target
+from monitor.web.config import load_web_config
 from probes.base import ProbeResult
 from tests.notify.gateways import FakeGateway, alert, group
 from tests.runtime.helpers import FakeProbes, fail, ok

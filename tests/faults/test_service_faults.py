@@ -15,8 +15,8 @@ import pytest
 from aiohttp import web
 
 from monitor.inventory import load_plan
-from monitor.targets import Entity, Plan, Target
-from monitor.web import METRICS_HANDLER
+from monitor.plan import Entity, Plan, Target
+from monitor.web.app import METRICS_HANDLER
 from probes.base import ProbeResult
 from probes.settings import HttpSettings
 from tests.runtime.helpers import FakeProbes, entity, ok, plan, target

@@ -16,7 +16,7 @@ import pytest
 
 from monitor.commands import check_config, targets
 from monitor.inventory import ConfigError, Loaded, Site, load_config, load_plan
-from monitor.targets import Plan
+from monitor.plan import Plan
 from probes.settings import BasicAuth, HttpSettings, SecretRef
 
 ROOT = Path(__file__).resolve().parents[2]

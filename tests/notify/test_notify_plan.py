@@ -13,7 +13,7 @@ from monitor.inventory import load_plan
 from monitor.notify.messages import AlertGroup
 from monitor.notify.notifier import Notifier, NotifierSettings
 from monitor.notify.webhook import mount
-from monitor.targets import Plan
+from monitor.plan import Plan
 from tests.notify.gateways import FakeGateway, alert, group
 
 INVENTORY = """\

@@ -21,7 +21,7 @@ import trustme
 from aiohttp import web
 from dnslib import AAAA, QTYPE, RCODE, RR, TXT, A, DNSRecord
 
-from monitor.targets import TARGET_LABELS, Target
+from monitor.plan import TARGET_LABELS, Target
 from probes.base import ProbeContext
 from probes.net import RESOLVER_RESOURCE, SystemResolver
 

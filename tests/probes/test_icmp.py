@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from dnslib import AAAA, QTYPE, RCODE, RR, A, DNSRecord
 
-from monitor.targets import TARGET_LABELS, Target
+from monitor.plan import TARGET_LABELS, Target
 from probes import icmp
 from probes.base import ProbeContext, ProbeResult
 from probes.net import RESOLVER_RESOURCE, SystemResolver

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from monitor.targets import TARGET_LABELS, Target
+from monitor.plan import TARGET_LABELS, Target
 from probes import icmp
 from probes.base import ProbeContext
 from probes.icmp_socket import (

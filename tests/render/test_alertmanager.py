@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from monitor.inventory import load_config, load_plan
-from monitor.render import RenderOptions, alertmanager_config, render_alertmanager
+from monitor.render.alertmanager import RenderOptions, alertmanager_config, render_alertmanager
 
 ROOT = Path(__file__).resolve().parents[2]
 PASER = ROOT / "examples" / "mpp-paser.yaml"

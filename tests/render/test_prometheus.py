@@ -71,7 +71,7 @@ def test_bad_inventory_is_reported_not_rendered(tmp_path: Path) -> None:
 
 def test_monitor_alerts_reach_the_network_team(tmp_path: Path) -> None:
     from monitor.inventory import load_config
-    from monitor.render import prometheus_config
+    from monitor.render.prometheus import prometheus_config
 
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)

@@ -4,7 +4,7 @@ The site is tests/report/site.yaml (WITA, Mon-Thu 08:00-16:00, Fri 08:00-11:30, 
 16 Feb (cuti bersama) and 17 Feb (Tahun Baru Imlek)). The month is built step by step from
 the events below, written as OpenMetrics text the way Prometheus would have scraped the
 exporter (docs/metrics.md), and the truth is computed from the same construction with
-hand-written service-time and maintenance rules: never with monitor.calendar or
+hand-written service-time and maintenance rules: never with monitor.state.calendar or
 monitor.report.
 
 Events (site local time, February 2026 unless said):

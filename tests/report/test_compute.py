@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from monitor.inventory import load_plan
+from monitor.plan import Plan
 from monitor.report import ReportError, make_report, pick_sites, render_csv, render_html
 from monitor.report.compute import History, build_report, month_range, parse_month
-from monitor.targets import Plan
 from tests.report.synthetic import SITE_YAML, at
 
 VCLAIM = "paser/application/bpjs-vclaim"

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
-from monitor.targets import TARGET_LABELS, Counter, Entity, Plan, Target
+from monitor.plan import TARGET_LABELS, Counter, Entity, Plan, Target
 from probes.base import ProbeContext, ProbeResult
 
 SITE = "paser"

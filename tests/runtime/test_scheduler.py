@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import pytest
 
+from monitor.plan import Target
 from monitor.scheduler import Histogram, Scheduler, first_run, stagger_phase
-from monitor.targets import Target
 from probes.base import ProbeContext, ProbeResult
 
 from .helpers import FakeProbes, ResultWatcher, entity, eventually, hang_forever, ok, target

@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from monitor.exporter import CONTENT_TYPE, MetricsHandler, MetricsRenderer, metrics_handler
+from monitor.plan import Plan
 from monitor.service import Service
-from monitor.targets import Plan
 
 from .helpers import (
     FakeProbes,

@@ -15,8 +15,8 @@ import dns.message
 import pytest
 
 from monitor.inventory import load_plan
-from monitor.simulate import Faults, SimulationError, Simulator, non_loopback
-from monitor.targets import Plan
+from monitor.plan import Plan
+from monitor.sim.simulator import Faults, SimulationError, Simulator, non_loopback
 
 from .helpers import DEMO, REPO, free_port, monitor_cmd
 

@@ -11,10 +11,10 @@ import pytest
 
 from monitor.commands.run import maintenance_for
 from monitor.inventory import load_plan
+from monitor.plan import Plan
 from monitor.state import State
-from monitor.statuspage import ago, group_faults, pick_lang, render_page
-from monitor.targets import Plan
-from monitor.web import status_json
+from monitor.web.app import status_json
+from monitor.web.statuspage import ago, group_faults, pick_lang, render_page
 from probes.base import ProbeResult
 
 from .helpers import DEMO

@@ -15,8 +15,8 @@ import trustme
 
 from monitor.inventory import ConfigError, load_plan
 from monitor.service import Service
-from monitor.web import Reloader, WebServer, make_app
-from monitor.webconfig import WebConfig, load_web_config, parse_listen
+from monitor.web.app import Reloader, WebServer, make_app
+from monitor.web.config import WebConfig, load_web_config, parse_listen
 
 SMALL = """
 defaults: {interval: 30s, timeout: 1s}

@@ -47,8 +47,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from monitor.targets import Entity, Plan, Target
-from monitor.webconfig import format_url, is_loopback, os_error_text
+from monitor.plan import Entity, Plan, Target
+from monitor.web.config import format_url, is_loopback, os_error_text
 
 log = logging.getLogger("mpp_monitor.simulate")
 

@@ -15,8 +15,8 @@ from html import escape
 from typing import Literal
 
 from monitor import __version__
+from monitor.plan import Plan
 from monitor.state import CounterView, EntityView, LinkView, Snapshot
-from monitor.targets import Plan
 
 Lang = Literal["id", "en"]
 LANGS: tuple[Lang, ...] = ("id", "en")

@@ -31,10 +31,10 @@ from monitor.exporter import MetricsHandler, MetricsRenderer
 from monitor.inventory import ConfigError, load_plan
 from monitor.notify.notifier import Notifier
 from monitor.notify.webhook import mount as mount_webhook
+from monitor.plan import Plan
 from monitor.state import EntityView, Snapshot
-from monitor.statuspage import Names, counter_state, pick_lang, render_page
-from monitor.targets import Plan
-from monitor.webconfig import WebConfig, format_url
+from monitor.web.config import WebConfig, format_url
+from monitor.web.statuspage import Names, counter_state, pick_lang, render_page
 
 METRICS_HANDLER = web.AppKey("metrics_handler", MetricsHandler)
 

@@ -23,7 +23,7 @@ site       every entity of the site
 
 All datetimes in and out are timezone-aware; intervals are half-open ``[start, end)``.
 The runtime calls :func:`in_maintenance` on every evaluation: it uses an index built once
-per :class:`~monitor.targets.Plan` (:class:`MaintenanceIndex`).
+per :class:`~monitor.plan.Plan` (:class:`MaintenanceIndex`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from monitor.hours import Maintenance, Scope, ServiceHours, Weekday
-from monitor.targets import Counter, Entity, Plan, SiteInfo, counter_label
+from monitor.plan import Counter, Entity, Plan, SiteInfo, counter_label
 
 Interval = tuple[dt.datetime, dt.datetime]
 

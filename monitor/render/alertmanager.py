@@ -1,8 +1,4 @@
-"""Render Alertmanager and Prometheus configuration from the inventory.
-
-What depends on the inventory (routes and receivers per team, service-hours time intervals,
-the scrape job) is rendered here; the alert rules themselves are generic and committed in
-``alerts/``.
+"""alertmanager.yml from the inventory: routes and receivers per team, time intervals.
 
 A switch or router that fails makes what hangs off it ``unreachable`` in the monitor's state
 (not ``down``), and alerts fire only on ``down``: so dependency silencing is done before
@@ -22,13 +18,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ruamel.yaml import YAML
-from ruamel.yaml.compat import StringIO
-
 from monitor.inventory.model import Inventory, Site
 from monitor.notify.channels import EmailChannel
+from monitor.notify.webhook import WEBHOOK_PATH
+from monitor.render.yaml import dump as _dump
 
-WEBHOOK_PATH = "/api/v1/alerts/webhook/{team}"
 _DAY_NAMES = {
     "mon": "monday",
     "tue": "tuesday",
@@ -71,15 +65,6 @@ class RenderOptions:
     smtp_smarthost: str = "localhost:25"
     smtp_from: str = "mpp-monitor@localhost"
     holiday_years: tuple[int, ...] = ()  # default: this year and next
-
-
-def _dump(data: Any, header: str) -> str:
-    yaml = YAML()
-    yaml.default_flow_style = False
-    yaml.width = 120
-    buf = StringIO()
-    yaml.dump(data, buf)
-    return header + buf.getvalue()
 
 
 def _service_interval(site: Site) -> list[dict[str, Any]]:
@@ -242,45 +227,4 @@ def render_alertmanager(inv: Inventory, opts: RenderOptions | None = None) -> st
         alertmanager_config(inv, opts),
         "# Rendered by `mpp-monitor render alertmanager` from the inventory: do not edit,\n"
         "# re-render after changing teams or channels. Check with `amtool check-config`.\n",
-    )
-
-
-def prometheus_config(
-    inv: Inventory,
-    *,
-    monitor_targets: list[str],
-    alertmanager: list[str],
-    rule_files: list[str],
-    scrape_interval: str = "15s",
-) -> dict[str, Any]:
-    """prometheus.yml content: the mpp-monitor scrape job, rules and Alertmanager."""
-    # Alerts about the monitor itself (down, not scraped, reload failed) carry no site or team
-    # of their own: they take them from the external labels, so they reach the team that
-    # operates the monitor (the first site's network team, Kominfo) instead of nobody.
-    first = inv.sites[0]
-    return {
-        "global": {
-            "scrape_interval": scrape_interval,
-            "evaluation_interval": scrape_interval,
-            "external_labels": {"site": first.id, "team": first.network_team},
-        },
-        "rule_files": rule_files,
-        "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanager}]}]},
-        "scrape_configs": [
-            {
-                "job_name": "mpp-monitor",
-                "scrape_interval": scrape_interval,
-                "scrape_timeout": "10s" if scrape_interval not in ("1s", "2s", "5s") else "1s",
-                "static_configs": [{"targets": monitor_targets}],
-                "metric_relabel_configs": [],
-            }
-        ],
-    }
-
-
-def render_prometheus(inv: Inventory, **kwargs: Any) -> str:
-    """prometheus.yml text for the inventory."""
-    return _dump(
-        prometheus_config(inv, **kwargs),
-        "# Rendered by `mpp-monitor render prometheus`. Check with `promtool check config`.\n",
     )

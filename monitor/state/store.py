@@ -1,4 +1,4 @@
-"""Runtime state: latest results, cumulative counters, history, statuses and fault owners.
+"""Runtime state, the store and its roll-ups: latest results, counters, statuses, owners.
 
 Pure logic, no I/O: every method takes the wall time it should use (or reads the injected
 clock), so tests drive it with a fake clock and hand-made results.
@@ -37,21 +37,23 @@ from __future__ import annotations
 
 import statistics
 import time
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Final, Literal
 
-from monitor.targets import Counter, Entity, Plan, Target
+from monitor.plan import Counter, Entity, Plan, Target
+from monitor.state.history import History, HistoryEntry
+from monitor.state.views import (
+    FAILED,
+    CounterView,
+    EntityView,
+    LinkState,
+    LinkView,
+    SiteView,
+    Snapshot,
+    Status,
+    TargetView,
+)
 from probes.base import ProbeResult
-
-Status = Literal["up", "down", "unreachable", "maintenance", "unknown"]
-LinkState = Literal["up", "degraded", "down", "unknown"]
-
-STATUSES: Final[tuple[Status, ...]] = ("up", "down", "unreachable", "maintenance", "unknown")
-LINK_STATES: Final[tuple[LinkState, ...]] = ("up", "degraded", "down")
-FAILED: Final[frozenset[str]] = frozenset({"down", "unreachable"})
 
 InMaintenance = Callable[[str, float], bool]
 """``in_maintenance(entity_id, wall_time) -> bool``, provided from the inventory."""
@@ -60,56 +62,6 @@ InMaintenance = Callable[[str, float], bool]
 def never_in_maintenance(entity_id: str, wall: float) -> bool:
     """Return False: the default when no maintenance windows are configured."""
     return False
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    """One past result of a target (compact: no phases or values)."""
-
-    wall: float
-    success: bool
-    duration_seconds: float
-    reason: str
-
-
-class History:
-    """A fixed-size ring of recent results in preallocated arrays (flat memory per target)."""
-
-    __slots__ = ("_durations", "_len", "_next", "_ok", "_reasons", "_walls")
-
-    def __init__(self, size: int) -> None:
-        size = max(1, size)
-        self._walls = array("d", bytes(8 * size))
-        self._durations = array("d", bytes(8 * size))
-        self._ok = bytearray(size)
-        self._reasons: list[str] = [""] * size
-        self._next = 0
-        self._len = 0
-
-    def append(self, wall: float, success: bool, duration: float, reason: str) -> None:
-        """Add one result, overwriting the oldest when full."""
-        i = self._next
-        self._walls[i] = wall
-        self._durations[i] = duration
-        self._ok[i] = 1 if success else 0
-        self._reasons[i] = reason
-        size = len(self._ok)
-        self._next = (i + 1) % size
-        self._len = min(self._len + 1, size)
-
-    def __len__(self) -> int:
-        return self._len
-
-    def entries(self) -> list[HistoryEntry]:
-        """Return the stored results, oldest first."""
-        size = len(self._ok)
-        start = (self._next - self._len) % size
-        out = []
-        for k in range(self._len):
-            i = (start + k) % size
-            ok = bool(self._ok[i])
-            out.append(HistoryEntry(self._walls[i], ok, self._durations[i], self._reasons[i]))
-        return out
 
 
 class TargetState:
@@ -199,96 +151,6 @@ class EntityState:
     def failed_for_children(self) -> bool:
         """Return True if dependants behind this entity should count it as failed."""
         return self.status in FAILED or (self.status == "maintenance" and self.raw is False)
-
-
-@dataclass(frozen=True, slots=True)
-class TargetView:
-    """A target's current state, for pages and the JSON API (no address: may hold secrets)."""
-
-    id: str
-    probe: str
-    entity: str
-    status: Status
-    success: bool | None
-    reason: str
-    duration_seconds: float | None
-    last_run: float | None
-    runs: int
-    successes: int
-    failures: Mapping[str, int]
-    labels: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class EntityView:
-    """An entity's status and the team that owns its fault."""
-
-    id: str
-    kind: str
-    name: str
-    site: str
-    team: str
-    status: Status
-    owner: str  # "" unless down/unreachable
-    since: float  # wall time of the latest status change
-    healthy: bool | None  # probe truth, ignoring dependencies and maintenance
-    depends_on: tuple[str, ...]
-    targets: tuple[str, ...]
-    labels: Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class LinkView:
-    """An uplink's state and quality."""
-
-    id: str
-    name: str
-    site: str
-    team: str
-    state: LinkState
-    status: Status
-    owner: str
-    loss_ratio: float | None
-    rtt_median_seconds: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class CounterView:
-    """A service counter and whether it can serve."""
-
-    site: str
-    number: int
-    name: str
-    agency: str
-    team: str
-    can_serve: bool | None
-    blocking: tuple[str, ...]  # entity ids not serving (failing or unknown)
-    status: Status  # up/down/unreachable/maintenance/unknown, as for entities
-    owner: str  # team that must act while it cannot serve
-    devices: tuple[str, ...]
-    applications: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SiteView:
-    """A site's internet roll-up."""
-
-    site: str
-    internet_up: bool | None
-    links: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Snapshot:
-    """A consistent read-only copy of the state at one moment (plain data)."""
-
-    taken_at: float
-    sites: tuple[SiteView, ...]
-    links: tuple[LinkView, ...]
-    counters: tuple[CounterView, ...]
-    entities: Mapping[str, EntityView]  # plan order
-    faults: tuple[EntityView, ...]  # down/unreachable entities, oldest first, parents first
-    targets: Mapping[str, TargetView]  # plan order; empty when not requested
 
 
 def _topological(entities: Mapping[str, Entity]) -> list[str]:

@@ -1,0 +1,1 @@
+"""The simulator: a whole MPP on loopback, a demo and test tool (not a runtime stage)."""

@@ -1,0 +1,1 @@
+"""The web side: the aiohttp app (routes, auth), the status page and the server config."""
