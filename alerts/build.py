@@ -264,10 +264,10 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="application", status="down"}}) ==
 COUNTER_ALERTS = [
     Alert(
         name="MppCounterCannotServe",
-        # mpp_gerai_status is "down" only when the cause is the agency's own (a device, a
+        # mpp_desk_status is "down" only when the cause is the agency's own (a device, a
         # critical application); "unreachable" when a switch or the links failed.
         expr="""
-max by (site, team, agency, counter) (mpp_gerai_status{status="down"}) == 1
+max by (site, team, agency, counter) (mpp_desk_status{status="down"}) == 1
 """,
         for_="5m",
         severity="warning",

@@ -1,3 +1,3 @@
 """mpp-monitor: monitoring for a Mal Pelayanan Publik (public service mall)."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

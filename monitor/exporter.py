@@ -237,12 +237,12 @@ F_INTERNET = _g("mpp_site_internet_up", "1 if any link of the site is up or degr
 # Not `mpp_counter_can_serve`: promtool rejects a metric type word ("counter") in a name,
 # untyped or not. The counter is in the `counter` label.
 F_CAN_SERVE = _g("mpp_can_serve", "1 if the counter's devices and critical applications serve.")
-F_GERAI_STATUS = _g(
-    "mpp_gerai_status",
-    "Counter (gerai) status: down = its agency's fault, unreachable = a parent's.",
+F_DESK_STATUS = _g(
+    "mpp_desk_status",
+    "Counter (desk) status: down = its agency's fault, unreachable = a parent's.",
     "status",
 )
-F_GERAI_OWNER = _g("mpp_gerai_fault_owner", "1 while a counter cannot serve: who must act.")
+F_DESK_OWNER = _g("mpp_desk_fault_owner", "1 while a counter cannot serve: who must act.")
 F_SERVICE_OPEN = _g("mpp_site_service_open", "1 while the site is inside its service hours.")
 F_BUILD = _g("mpp_build_info", "Build information.")
 F_RELOAD_OK = _g("mpp_config_last_reload_successful", "1 if the last configuration load worked.")
@@ -466,7 +466,7 @@ def _small_families(
             internet.append((F_INTERNET.name, (("site", site),), 1.0 if up else 0.0))
     out.append((F_INTERNET, internet))
     serve: list[Sample] = []
-    gerai: list[Sample] = []
+    desks: list[Sample] = []
     owners: list[Sample] = []
     for c in plan.counters if plan else ():
         can, _ = state.counter_can_serve(c)
@@ -478,15 +478,15 @@ def _small_families(
         )
         status, owner = state.counter_status(c)
         for st in STATUSES:
-            gerai.append((F_GERAI_STATUS.name, (*pairs, ("status", st)), float(st == status)))
+            desks.append((F_DESK_STATUS.name, (*pairs, ("status", st)), float(st == status)))
         if status in ("down", "unreachable") and owner:
-            owners.append((F_GERAI_OWNER.name, (*pairs, ("owner_team", owner)), 1.0))
+            owners.append((F_DESK_OWNER.name, (*pairs, ("owner_team", owner)), 1.0))
         if can is None:
             continue
         serve.append((F_CAN_SERVE.name, pairs, 1.0 if can else 0.0))
     out.append((F_CAN_SERVE, serve))
-    out.append((F_GERAI_STATUS, gerai))
-    out.append((F_GERAI_OWNER, owners))
+    out.append((F_DESK_STATUS, desks))
+    out.append((F_DESK_OWNER, owners))
     sites = plan.sites if plan is not None else ()
     if sites:
         from monitor.state.calendar import is_service_time

@@ -14,7 +14,7 @@ Definitions (the report prints them too):
 * **charged**: ``down`` time is charged to the owner (``mpp_entity_fault_owner``, else
   the entity's team); ``unreachable`` time to the owner of the failed parent
   (``mpp_entity_fault_owner``, else the team of its first parent); a counter's cannot-serve
-  time to ``mpp_gerai_fault_owner`` if exported, else to the owners of its failing devices
+  time to ``mpp_desk_fault_owner`` if exported, else to the owners of its failing devices
   and applications ("a+b" when several teams were failing at once, "" when none was).
 * **incident**: a contiguous span of ``down`` or ``unreachable`` (or cannot-serve), joined
   across gaps of no data no longer than one step, listed when it overlaps K.

@@ -19,8 +19,15 @@ def queries(site: str) -> dict[str, str]:
         "link_state": f"max by (entity, state) (mpp_link_state{{{s}}}) == 1",
         # min: with two monitors, the counter serves only when both say so
         "can_serve": f"min by (counter) (mpp_can_serve{{{s}}})",
-        "counter_status": f"max by (counter, status) (mpp_gerai_status{{{s}}}) == 1",
-        "counter_owner": f"max by (counter, owner_team) (mpp_gerai_fault_owner{{{s}}}) == 1",
+        # `or` the names before 0.3 (mpp_gerai_*) so months recorded before the rename
+        # still report; drop the second half once no retained month predates it.
+        "counter_status": (
+            f"max by (counter, status) (mpp_desk_status{{{s}}} or mpp_gerai_status{{{s}}}) == 1"
+        ),
+        "counter_owner": (
+            f"max by (counter, owner_team) "
+            f"(mpp_desk_fault_owner{{{s}}} or mpp_gerai_fault_owner{{{s}}}) == 1"
+        ),
     }
 
 

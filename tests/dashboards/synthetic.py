@@ -320,7 +320,7 @@ class SyntheticMonitor:
         n: int,
         now: float,
     ) -> None:
-        gauge("mpp_build_info", "Build information.", {"version": "0.1.0", "python": "3.11.2"}, 1.0)
+        gauge("mpp_build_info", "Build information.", {"version": "0.2.0", "python": "3.11.2"}, 1.0)
         gauge("mpp_config_last_reload_successful", "1 if the last reload succeeded.", {}, 1.0)
         gauge(
             "mpp_config_last_reload_success_timestamp_seconds",

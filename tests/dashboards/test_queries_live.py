@@ -46,11 +46,11 @@ FAULTS: tuple[dict[str, Any], ...] = (
 )
 # ...and how each shows in Prometheus once the monitor has seen it.
 FAULTS_SEEN: tuple[str, ...] = (
-    'mpp_gerai_status{counter="05", status="down"} == 1',
+    'mpp_desk_status{counter="05", status="down"} == 1',
     'mpp_entity_status{entity="demo/application/bpjs-kes-vclaim", status="down"} == 1',
     'probe_http_status_code{entity="demo/application/bpjs-kes-vclaim"} == 503',
     'mpp_link_state{link="isp-a", state="down"} == 1',
-    'mpp_gerai_fault_owner{counter="07", owner_team="kominfo"} == 1',
+    'mpp_desk_fault_owner{counter="07", owner_team="kominfo"} == 1',
     'ALERTS{alertstate="firing"}',
 )
 

@@ -13,6 +13,7 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.utils import floatToGoString
 
+from monitor import __version__
 from monitor.exporter import MetricsRenderer, MonitorCollector, fmt_value
 from monitor.scheduler import Scheduler
 from monitor.state import State
@@ -185,9 +186,9 @@ def test_collector_read_back_with_a_fresh_registry(mpp: Mpp) -> None:
     assert get("mpp_site_internet_up", {"site": "paser"}) == 1
     counter = {"site": "paser", "counter": "01", "agency": "bpjs", "team": "bpjs"}
     assert get("mpp_can_serve", counter) == 0
-    assert get("mpp_gerai_status", {**counter, "status": "down"}) == 1
-    assert get("mpp_gerai_status", {**counter, "status": "up"}) == 0
-    assert get("mpp_gerai_fault_owner", {**counter, "owner_team": "bpjs"}) == 1
+    assert get("mpp_desk_status", {**counter, "status": "down"}) == 1
+    assert get("mpp_desk_status", {**counter, "status": "up"}) == 0
+    assert get("mpp_desk_fault_owner", {**counter, "owner_team": "bpjs"}) == 1
     assert get("mpp_targets", {"site": "paser", "probe": "icmp"}) == 7
     assert get("mpp_config_last_reload_successful") == 1
     assert get("mpp_config_last_reload_success_timestamp_seconds") == T0
@@ -196,7 +197,7 @@ def test_collector_read_back_with_a_fresh_registry(mpp: Mpp) -> None:
     assert get("mpp_scheduler_start_lateness_seconds_count") == 5
     assert get("mpp_scheduler_runs_skipped_total") == 2
     assert get("mpp_probes_in_flight") == 0
-    assert get("mpp_build_info", {"version": "0.1.0", "python": _python()}) == 1
+    assert get("mpp_build_info", {"version": __version__, "python": _python()}) == 1
     tg = {"team": "bpjs", "channel": "telegram", "result": "sent"}
     assert get("mpp_notifier_messages_total", tg) == 3
     assert get("mpp_notifier_queue_length") == 1
