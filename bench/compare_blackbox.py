@@ -54,6 +54,8 @@ from urllib.parse import quote
 import aiohttp
 from yarl import URL
 
+from monitor.scheduler import bucket_quantile
+
 ROOT = Path(__file__).resolve().parent.parent
 MPP = ROOT / ".venv" / "bin" / "mpp-monitor"
 PYTHON = ROOT / ".venv" / "bin" / "python"
@@ -406,31 +408,21 @@ def parse_metrics(body: bytes) -> Sample:
     return s
 
 
+def _delta(a: Sample, b: Sample) -> list[tuple[float, float]]:
+    """Return the lateness histogram observed between two samples (cumulative pairs)."""
+    if len(a.lateness) != len(b.lateness):
+        return []
+    return [(le, cb - ca) for (le, ca), (_, cb) in zip(a.lateness, b.lateness, strict=True)]
+
+
 def quantile(q: float, a: Sample, b: Sample) -> float:
     """Return the q-quantile of lateness observed between two samples (histogram_quantile)."""
-    if len(a.lateness) != len(b.lateness):
-        return math.nan
-    buckets = [(le, cb - ca) for (le, ca), (_, cb) in zip(a.lateness, b.lateness, strict=True)]
-    if not buckets or buckets[-1][1] <= 0:
-        return math.nan
-    rank = q * buckets[-1][1]
-    lo, prev = 0.0, 0.0
-    for le, cum in buckets:
-        if cum >= rank:
-            if math.isinf(le):
-                return lo  # as Prometheus: the highest finite bound
-            return lo + (le - lo) * (rank - prev) / max(cum - prev, 1e-12)
-        lo, prev = le, cum
-    return lo
+    return bucket_quantile(q, _delta(a, b), interpolate=True)
 
 
 def bucket_bound(q: float, a: Sample, b: Sample) -> float:
     """Return the upper bound of the bucket holding the q-quantile (no interpolation)."""
-    buckets = [(le, cb - ca) for (le, ca), (_, cb) in zip(a.lateness, b.lateness, strict=True)]
-    if not buckets or buckets[-1][1] <= 0:
-        return math.nan
-    rank = q * buckets[-1][1]
-    return next(le for le, cum in buckets if cum >= rank)
+    return bucket_quantile(q, _delta(a, b))
 
 
 class Mpp:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import itertools
 import math
 import os
 import socket
@@ -42,7 +43,7 @@ import compare_blackbox as cb
 
 from monitor.inventory import load_plan
 from monitor.plan import TARGET_LABELS, Target
-from monitor.scheduler import first_run
+from monitor.scheduler import bucket_quantile, first_run
 from monitor.service import Service
 from probes import http, icmp, tcp
 from probes.base import ProbeContext, ProbeResult
@@ -233,12 +234,8 @@ async def _icmp_like(target: Target, settings: Any, ctx: ProbeContext) -> ProbeR
 
 def _bucket(q: float, bounds: tuple[float, ...], counts: list[int]) -> float:
     """Return the upper bound of the histogram bucket holding quantile q."""
-    total, acc = sum(counts), 0
-    for bound, k in zip((*bounds, math.inf), counts, strict=True):
-        acc += k
-        if acc >= q * total:
-            return bound
-    return math.inf
+    cumulative = itertools.accumulate(counts)
+    return bucket_quantile(q, list(zip((*bounds, math.inf), cumulative, strict=True)))
 
 
 async def gc_pauses(tmp: Path, n: int, seconds: float) -> None:

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
@@ -100,15 +100,32 @@ class Histogram:
 
     def quantile(self, q: float) -> float:
         """Return the upper bound of the bucket holding quantile q (for benchmarks)."""
-        if self.count == 0:
-            return math.nan
-        rank = q * self.count
-        total = 0
-        for bound, n in zip((*self.bounds, math.inf), self.counts, strict=True):
-            total += n
-            if total >= rank:
+        return bucket_quantile(q, self.cumulative())
+
+
+def bucket_quantile(
+    q: float, cumulative: Sequence[tuple[float, float]], *, interpolate: bool = False
+) -> float:
+    """Return the q-quantile of a histogram given as (upper bound, cumulative count) pairs.
+
+    Without ``interpolate``: the upper bound of the bucket holding it (``+Inf`` possible).
+    With it: as PromQL's ``histogram_quantile`` (linear within the bucket; the highest finite
+    bound when it falls in ``+Inf``). NaN when the histogram is empty. The one copy used by
+    the scheduler and the benchmark scripts.
+    """
+    if not cumulative or cumulative[-1][1] <= 0:
+        return math.nan
+    rank = q * cumulative[-1][1]
+    lo, prev = 0.0, 0.0
+    for bound, total in cumulative:
+        if total >= rank:
+            if not interpolate:
                 return bound
-        return math.inf
+            if math.isinf(bound):
+                return lo
+            return lo + (bound - lo) * (rank - prev) / max(total - prev, 1e-12)
+        lo, prev = bound, total
+    return lo if interpolate else math.inf
 
 
 def stagger_phase(target_id: str, interval: float) -> float:

@@ -312,3 +312,16 @@ async def test_async_and_gzipped_renderings_are_the_same_text(mpp: Mpp) -> None:
     zipped = b"".join(await renderer.gzip(pieces))
     renderer.close()
     assert gzip.decompress(zipped) == whole
+
+
+def test_every_family_is_declared_once_and_documented() -> None:
+    from pathlib import Path
+
+    from monitor.exporter import ALL_FAMILIES, families
+
+    names = [f.name for f in ALL_FAMILIES]
+    assert len(names) == len(set(names)), names
+    in_module = {v for v in vars(families).values() if isinstance(v, families.Family)}
+    assert in_module <= set(ALL_FAMILIES), in_module - set(ALL_FAMILIES)  # none left out
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    assert not [n for n in names if f"`{n}" not in doc], "families missing from docs/metrics.md"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -12,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from monitor.plan import Target
-from monitor.scheduler import Histogram, Scheduler, first_run, stagger_phase
+from monitor.scheduler import Histogram, Scheduler, bucket_quantile, first_run, stagger_phase
 from probes.base import ProbeContext, ProbeResult
 
 from .helpers import FakeProbes, ResultWatcher, entity, eventually, hang_forever, ok, target
@@ -197,6 +198,19 @@ def test_histogram_buckets_are_cumulative() -> None:
     assert h.cumulative() == [(0.1, 2), (1.0, 3), (float("inf"), 4)]
     assert (h.count, h.sum) == (4, pytest.approx(3.65))
     assert h.quantile(0.5) == 0.1
+    assert h.quantile(0.9) == float("inf")
+    assert math.isnan(Histogram((0.1,)).quantile(0.5))
+
+
+def test_bucket_quantile_interpolates_like_promql() -> None:
+    # histogram_quantile(0.5, ...) over le=1: 10, le=2: 30, +Inf: 40 is 1 + (20-10)/(30-10) = 1.5
+    buckets = [(1.0, 10.0), (2.0, 30.0), (float("inf"), 40.0)]
+    assert bucket_quantile(0.5, buckets, interpolate=True) == pytest.approx(1.5)
+    assert bucket_quantile(0.1, buckets, interpolate=True) == pytest.approx(0.4)
+    assert bucket_quantile(0.99, buckets, interpolate=True) == 2.0  # in +Inf: highest finite
+    assert bucket_quantile(0.5, buckets) == 2.0
+    assert math.isnan(bucket_quantile(0.5, []))
+    assert math.isnan(bucket_quantile(0.5, [(1.0, 0.0), (float("inf"), 0.0)], interpolate=True))
 
 
 async def test_reload_reschedules_changed_cancels_stale_runs_and_never_duplicates(
