@@ -1,16 +1,24 @@
-"""The notifier: a bounded queue of messages and workers that deliver them with retries.
+"""The notifier: a durable outbox of messages and one delivery lane per team channel.
 
 ``submit`` (called by the webhook handler) turns one Alertmanager group into one message per
-channel of the addressed team and enqueues them all, or none when the queue lacks room (then
-each is counted ``dropped`` and the caller answers 503, so Alertmanager retries). Workers
-send each message with bounded attempts and exponential backoff; a message that still fails
-is counted ``failed``. Nothing is lost silently: every message ends ``sent``, ``failed`` or
-``dropped`` in ``stats``.
+channel of the addressed team and stores them all in the outbox (``outbox.py``: SQLite, WAL,
+fsynced) before it returns, so the webhook's 2xx means "on disk"; or none when the outbox is
+full (then each is counted ``dropped`` and the caller answers 503, so Alertmanager retries).
+
+Each (site, team, channel) is a **lane** delivered in order: its oldest message is retried
+with exponential backoff for as long as it lives (``message_ttl``, default 24 h; then it is
+counted ``expired``), and the messages behind it wait, so a team never reads "pulih" before
+"putus". A message that cannot succeed (a 4xx, a missing secret) is counted ``failed``.
+**Stale news is collapsed**: when a resolution arrives while the firing message it answers is
+still waiting (the uplink was down), that firing message is withdrawn (counted
+``collapsed``) and the team gets one "PULIH" message with the outage's span instead of a late
+"down" followed by "up"; a repeat of alerts already waiting is not queued twice. Messages
+survive a restart (and ``kill -9``): ``start`` picks up what the outbox holds.
 
 For the exporter (no prometheus_client here): ``stats[(team, channel, result)]`` is the
 counter behind ``mpp_notifier_messages_total`` (every configured pair starts at 0 for each
 result, so ``increase()`` sees the first failure), ``queue_length`` the gauge behind
-``mpp_notifier_queue_length``.
+``mpp_notifier_queue_length``, ``outbox_stats`` the depth and oldest age per channel.
 """
 
 from __future__ import annotations
@@ -18,10 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import sqlite3
 import time
 import zoneinfo
+from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -31,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from monitor.notify.channels import DeliveredChannel, DeliveryError, EmailChannel, channel_names
 from monitor.notify.delivery import send
 from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_alerts
+from monitor.notify.outbox import NewMessage, Outbox, Stored
 from monitor.notify.routing import Routing, TeamKey, routing_from_plan
 
 if TYPE_CHECKING:
@@ -40,7 +52,7 @@ PlanSource = Callable[[], "Plan | None"]
 
 log = logging.getLogger("monitor.notify")
 
-RESULTS = ("sent", "failed", "dropped")
+RESULTS = ("sent", "failed", "dropped", "expired", "collapsed")
 
 
 class NotifierSettings(BaseModel):
@@ -48,11 +60,13 @@ class NotifierSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    queue_size: int = Field(default=1000, ge=1)
-    workers: int = Field(default=2, ge=1, le=64)
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    backoff_base: float = Field(default=1.0, gt=0)  # seconds before the 2nd attempt, then x2
-    backoff_max: float = Field(default=60.0, gt=0)
+    queue_size: int = Field(default=10_000, ge=1)  # messages the outbox holds at most
+    workers: int = Field(default=4, ge=1, le=64)  # sends at the same time (over all lanes)
+    # attempts per message; None: retry until it expires (message_ttl)
+    max_attempts: int | None = Field(default=None, ge=1, le=1_000_000)
+    message_ttl: float = Field(default=24 * 3600.0, gt=0, le=30 * 86400)  # seconds
+    backoff_base: float = Field(default=1.0, gt=0, le=3600)  # before the 2nd attempt, then x2
+    backoff_max: float = Field(default=60.0, gt=0, le=3600)
     request_timeout: float = Field(default=10.0, gt=0)  # seconds per attempt
     default_timezone: str = "Asia/Makassar"
     max_alerts_per_message: int = Field(default=10, ge=1)
@@ -75,14 +89,31 @@ class _Target:
 
 @dataclass(slots=True)
 class Message:
-    """One text for one channel of one team."""
+    """One text for one channel of one team (``id`` is its row in the outbox)."""
 
     site: str
     team: str
     channel_name: str
-    channel: DeliveredChannel
+    channel: DeliveredChannel | None  # None: recovered from the outbox, channel now gone
     text: str
     payload: dict[str, Any]
+    id: int = 0
+    created: float = field(default_factory=time.time)  # wall time accepted
+    expires: float = math.inf
+    attempts: int = 0
+    in_flight: bool = False
+
+    @property
+    def lane(self) -> Lane:
+        """Where it waits: its team's channel."""
+        return (self.site, self.team, self.channel_name)
+
+    def alerts(self) -> list[WebhookAlert]:
+        """The alerts it reports (from its payload)."""
+        return [WebhookAlert.model_validate(a) for a in self.payload.get("alerts", [])]
+
+
+Lane = tuple[str, str, str]  # (site, team, channel name)
 
 
 @dataclass(frozen=True)
@@ -113,16 +144,29 @@ class Notifier:
         *,
         plan_source: PlanSource | None = None,
         session: aiohttp.ClientSession | None = None,
+        outbox: Outbox | None = None,
     ) -> None:
         """Give ``routing``, or ``plan_source`` (e.g. ``lambda: service.plan``): the routing is
-        then rebuilt from the plan whenever a reload replaces it."""
+        then rebuilt from the plan whenever a reload replaces it. Without ``outbox`` messages
+        are kept in an in-memory SQLite database (not durable: for tests and embedding)."""
         self.settings = settings or NotifierSettings()
         self._stats: dict[tuple[str, str, str], int] = {}
         self.last_error: dict[tuple[str, str], str] = {}  # (team, channel) -> safe reason
-        self._queue: asyncio.Queue[Message] = asyncio.Queue(maxsize=self.settings.queue_size)
+        self.outbox = outbox or Outbox()
+        self._lanes: dict[Lane, deque[Message]] = {}
+        self._lane_tasks: dict[Lane, asyncio.Task[None]] = {}
+        self._wake: dict[Lane, asyncio.Event] = {}
+        self._pending = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._slots = asyncio.Semaphore(self.settings.workers)
+        self._in_flight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._running = False
+        self._recovered = False
         self._session = session
         self._own_session = session is None
-        self._workers: list[asyncio.Task[None]] = []
         self._targets: dict[TeamKey, list[_Target]] = {}
         self._formatter = Formatter()
         self._plan_source = plan_source
@@ -179,8 +223,26 @@ class Notifier:
 
     @property
     def queue_length(self) -> int:
-        """Messages waiting for a worker."""
-        return self._queue.qsize()
+        """Messages waiting in the outbox (all channels)."""
+        return self._pending
+
+    @property
+    def outbox_stats(self) -> dict[tuple[str, str], tuple[int, float]]:
+        """(team, channel) -> (messages waiting, age of the oldest in seconds; 0 when none).
+
+        Every configured channel is present, so an alert on the age has a series to read."""
+        self._follow_plan()
+        out: dict[tuple[str, str], tuple[int, float]] = {}
+        for (_, team), targets in self._targets.items():
+            for t in targets:
+                out.setdefault((team, t.name), (0, 0.0))
+        now = time.time()
+        for (_, team, name), lane in self._lanes.items():
+            if not lane:
+                continue
+            depth, age = out.get((team, name), (0, 0.0))
+            out[(team, name)] = (depth + len(lane), max(age, now - lane[0].created))
+        return out
 
     def channels(self, site: str, team: str) -> list[DeliveredChannel]:
         """The channels the notifier delivers to for one team (e-mail is Alertmanager's)."""
@@ -244,22 +306,39 @@ class Notifier:
                 "truncatedAlerts": group.truncated_alerts,
                 "alerts": [a.model_dump(mode="json", by_alias=True) for a in alerts],
             }
-            messages.append(Message(resolved_site, team, t.name, t.channel, text, payload))
+            m = Message(resolved_site, team, t.name, t.channel, text, payload)
+            if not self._repeats_waiting(m):
+                messages.append(m)
         if not messages:
             return SubmitResult("nothing")
-        room = self.settings.queue_size - self._queue.qsize()
+        room = self.settings.queue_size - self._pending
         if room < len(messages):
             for m in messages:
                 self._count(m, "dropped")
             log.warning(
-                "notify: queue full (%d waiting): dropped %d message(s) for team=%s",
-                self._queue.qsize(),
+                "notify: outbox full (%d waiting): dropped %d message(s) for team=%s",
+                self._pending,
                 len(messages),
                 team,
             )
-            return SubmitResult("dropped", messages=len(messages), detail="notifier queue full")
+            return SubmitResult("dropped", messages=len(messages), detail="notifier outbox full")
+        wall = time.time()
         for m in messages:
-            self._queue.put_nowait(m)
+            m.created, m.expires = wall, wall + self.settings.message_ttl
+        try:
+            ids = self.outbox.add(
+                NewMessage(m.site, m.team, m.channel_name, m.created, m.expires, m.text, m.payload)
+                for m in messages
+            )
+        except sqlite3.Error as exc:  # disk full, I/O error: Alertmanager must retry
+            for m in messages:
+                self._count(m, "dropped")
+            log.error("notify: outbox write failed, %d message(s) refused: %s", len(messages), exc)
+            return SubmitResult("dropped", messages=len(messages), detail="outbox write failed")
+        for m, ident in zip(messages, ids, strict=True):
+            m.id = ident
+            self._collapse_into(m)
+            self._enqueue(m)
         now = time.monotonic()
         for a in fresh:
             if a.status == "resolved":
@@ -282,11 +361,96 @@ class Notifier:
         key = (m.team, m.channel_name, result)
         self._stats[key] = self._stats.get(key, 0) + 1
 
+    def _repeats_waiting(self, m: Message) -> bool:
+        """True when every alert of a firing message is already waiting, firing, in its lane
+        (Alertmanager's repeat_interval while the uplink is down): no second copy."""
+        if m.payload.get("status") != "firing":
+            return False
+        lane = self._lanes.get(m.lane)
+        if not lane:
+            return False
+        waiting = {
+            _alert_key(m.site, m.team, a)
+            for w in lane
+            if not w.in_flight
+            for a in w.alerts()
+            if a.status == "firing"
+        }
+        return all(_alert_key(m.site, m.team, a) in waiting for a in m.alerts())
+
+    def _collapse_into(self, new: Message) -> None:
+        """Withdraw waiting firing alerts that ``new`` reports resolved (see the docstring)."""
+        resolved = {
+            _alert_key(new.site, new.team, a) for a in new.alerts() if a.status == "resolved"
+        }
+        lane = self._lanes.get(new.lane)
+        if not resolved or not lane:
+            return
+        for old in list(lane):
+            if old.in_flight:
+                continue  # being sent now: it will arrive before the resolution
+            alerts = old.alerts()
+            keep = [
+                a
+                for a in alerts
+                if not (a.status == "firing" and _alert_key(old.site, old.team, a) in resolved)
+            ]
+            if len(keep) == len(alerts):
+                continue
+            if not keep:
+                if lane[0] is old:  # the head waited for a retry: the next one may go now
+                    self._wake.get(new.lane, asyncio.Event()).set()
+                self._finish(old, "collapsed")
+                self.outbox.remove([old.id])
+                log.info(
+                    "notify: team=%s channel=%s: a waiting alert resolved before delivery: "
+                    "one message with its span instead",
+                    old.team,
+                    old.channel_name,
+                )
+                continue
+            language = old.payload.get("language", "id")
+            old.text = self._formatter.render(
+                keep, "en" if language == "en" else "id", int(old.payload.get("truncatedAlerts", 0))
+            )
+            old.payload = {
+                **old.payload,
+                "text": old.text,
+                "status": "firing" if any(a.status == "firing" for a in keep) else "resolved",
+                "alerts": [a.model_dump(mode="json", by_alias=True) for a in keep],
+            }
+            self.outbox.replace(old.id, old.text, old.payload)
+
+    def _enqueue(self, m: Message) -> None:
+        self._lanes.setdefault(m.lane, deque()).append(m)
+        self._pending += 1
+        self._idle.clear()
+        self._kick(m.lane)
+
+    def _kick(self, lane: Lane) -> None:
+        if not self._running:
+            return
+        if lane not in self._lane_tasks:
+            self._lane_tasks[lane] = asyncio.create_task(
+                self._run_lane(lane), name=f"notify-{'/'.join(lane)}"
+            )
+
+    def _finish(self, m: Message, result: str) -> None:
+        """Take a message out of its lane and count how it ended (the caller updates disk)."""
+        lane = self._lanes.get(m.lane)
+        if lane is not None and m in lane:
+            lane.remove(m)
+            self._pending -= 1
+        self._count(m, result)
+        if self._pending == 0:
+            self._idle.set()
+
     # -- delivery -----------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the workers (and an HTTP session unless one was given)."""
-        if self._workers:
+        """Start delivering (and an HTTP session unless one was given); pick up what the
+        outbox holds from before a restart."""
+        if self._running:
             return
         if self._session is None:
             timeout = aiohttp.ClientTimeout(
@@ -294,29 +458,79 @@ class Notifier:
             )
             self._session = aiohttp.ClientSession(timeout=timeout)
             self._own_session = True
-        self._workers = [
-            asyncio.create_task(self._work(), name=f"notify-worker-{i}")
-            for i in range(self.settings.workers)
-        ]
+        self._running = True
+        if not self._recovered:
+            self._recovered = True
+            self._recover(self.outbox.pending())
+        for lane, waiting in self._lanes.items():
+            if waiting:
+                self._kick(lane)
+
+    def _recover(self, stored: list[Stored]) -> None:
+        known = {m.id for lane in self._lanes.values() for m in lane}
+        fresh = [s for s in stored if s.id not in known]
+        for s in fresh:
+            m = Message(
+                s.site,
+                s.team,
+                s.channel,
+                self._channel(s.site, s.team, s.channel),
+                s.text,
+                s.payload,
+                id=s.id,
+                created=s.created,
+                expires=s.expires,
+                attempts=s.attempts,
+            )
+            self._lanes.setdefault(m.lane, deque()).append(m)
+            self._pending += 1
+            self._idle.clear()
+        if fresh:
+            log.info("notify: %d message(s) waiting in the outbox from before", len(fresh))
+
+    def _channel(self, site: str, team: str, name: str) -> DeliveredChannel | None:
+        self._follow_plan()
+        for t in self._targets.get((site, team), []):
+            if t.name == name:
+                return t.channel
+        return None
+
+    def retry_now(self) -> None:
+        """Cut every lane's backoff short (connectivity is back): retry the heads now."""
+        for event in self._wake.values():
+            event.set()
+
+    async def quiet(self) -> None:
+        """Wait until no send is in progress (each attempt's outcome has been recorded)."""
+        await self._quiet.wait()
 
     async def join(self) -> None:
-        """Wait until every queued message has ended sent, failed or dropped."""
-        await self._queue.join()
+        """Wait until every waiting message has ended (sent, failed, expired, collapsed)."""
+        await self._idle.wait()
 
     async def stop(self, drain_timeout: float = 5.0) -> None:
-        """Deliver what is queued (up to drain_timeout seconds), then stop; the rest is dropped."""
-        if self._workers:
+        """Deliver what is waiting (up to drain_timeout seconds), then stop. A durable outbox
+        keeps the rest for the next start; an in-memory one counts it ``dropped``."""
+        if self._running:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(drain_timeout):
-                    await self._queue.join()
-            for task in self._workers:
+                    await self._idle.wait()
+            self._running = False
+            tasks = list(self._lane_tasks.values())
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*self._workers, return_exceptions=True)
-            self._workers = []
-        while not self._queue.empty():
-            m = self._queue.get_nowait()
-            self._count(m, "dropped")
-            self._queue.task_done()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            self._lane_tasks.clear()
+        if self._pending:
+            if self.outbox.durable:
+                log.info(
+                    "notify: %d message(s) kept in the outbox for the next start", self._pending
+                )
+            else:
+                for lane in list(self._lanes.values()):
+                    for m in list(lane):
+                        self._finish(m, "dropped")
+                self._lanes.clear()
         if self._own_session and self._session is not None:
             await self._session.close()
             self._session = None
@@ -327,51 +541,92 @@ class Notifier:
         yield
         await self.stop()
 
-    async def _work(self) -> None:
-        while True:
-            m = await self._queue.get()
-            try:
-                await self._deliver(m)
-            except asyncio.CancelledError:
-                self._count(m, "dropped")
-                raise
-            except Exception as exc:  # a bug must not kill the worker nor lose the count
-                self._fail(m, f"internal error ({type(exc).__name__})")
-            finally:
-                self._queue.task_done()
+    async def _run_lane(self, key: Lane) -> None:
+        """Deliver one lane's messages in order, the oldest first, until it is empty."""
+        lane = self._lanes[key]
+        wake = self._wake.setdefault(key, asyncio.Event())
+        try:
+            while lane:
+                m = lane[0]
+                try:
+                    delay = await self._attempt(m)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # a bug must not stop the lane nor lose the count
+                    self._fail(m, f"internal error ({type(exc).__name__})")
+                    continue
+                if delay is None:
+                    continue
+                # backoff before the head's next attempt: not probe scheduling
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await wake.wait()
+        finally:
+            if self._lane_tasks.get(key) is asyncio.current_task():
+                del self._lane_tasks[key]
 
-    async def _deliver(self, m: Message) -> None:
+    async def _attempt(self, m: Message) -> float | None:
+        """Try the lane's head once: None when it has ended, else seconds until the next try."""
         s = self.settings
+        if time.time() >= m.expires:
+            self._finish(m, "expired")
+            self.outbox.remove([m.id])
+            self.last_error[(m.team, m.channel_name)] = "expired undelivered"
+            log.error(
+                "notify: team=%s channel=%s message expired after %d attempt(s) (%s)",
+                m.team,
+                m.channel_name,
+                m.attempts,
+                _age(time.time() - m.created),
+            )
+            return None
+        channel = self._channel(m.site, m.team, m.channel_name) or m.channel
+        if channel is None:
+            self._fail(m, "channel no longer configured")
+            return None
         assert self._session is not None
-        for attempt in range(1, s.max_attempts + 1):
-            try:
+        m.in_flight = True
+        self._in_flight += 1
+        self._quiet.clear()
+        try:
+            async with self._slots:
                 try:
                     async with asyncio.timeout(s.request_timeout):
-                        await send(self._session, m.channel, m.text, m.payload)
+                        await send(self._session, channel, m.text, m.payload)
                 except TimeoutError:
                     raise DeliveryError("timeout", retry=True) from None
-            except DeliveryError as exc:
-                log.warning(
-                    "notify: team=%s channel=%s attempt %d/%d failed: %s",
-                    m.team,
-                    m.channel_name,
-                    attempt,
-                    s.max_attempts,
-                    exc.reason,
-                )
-                if not exc.retry or attempt == s.max_attempts:
-                    self._fail(m, exc.reason)
-                    return
-                # backoff between attempts of one message: not probe scheduling
-                await asyncio.sleep(min(s.backoff_max, s.backoff_base * 2 ** (attempt - 1)))
-            else:
-                self._count(m, "sent")
-                self.last_error.pop((m.team, m.channel_name), None)
-                log.info("notify: sent to team=%s channel=%s", m.team, m.channel_name)
-                return
+        except DeliveryError as exc:
+            m.attempts += 1
+            log.warning(
+                "notify: team=%s channel=%s attempt %d%s failed: %s",
+                m.team,
+                m.channel_name,
+                m.attempts,
+                f"/{s.max_attempts}" if s.max_attempts else "",
+                exc.reason,
+            )
+            if not exc.retry or (s.max_attempts is not None and m.attempts >= s.max_attempts):
+                self._fail(m, exc.reason)
+                return None
+            self.last_error[(m.team, m.channel_name)] = exc.reason
+            self.outbox.attempted(m.id, m.attempts, exc.reason)
+            delay = min(s.backoff_max, s.backoff_base * 2.0 ** min(m.attempts - 1, 30))
+            return max(0.0, min(delay, m.expires - time.time()))
+        finally:
+            m.in_flight = False
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._quiet.set()
+        self._finish(m, "sent")
+        self.outbox.remove([m.id])
+        self.last_error.pop((m.team, m.channel_name), None)
+        log.info("notify: sent to team=%s channel=%s", m.team, m.channel_name)
+        return None
 
     def _fail(self, m: Message, reason: str) -> None:
-        self._count(m, "failed")
+        self._finish(m, "failed")
+        self.outbox.remove([m.id])
         self.last_error[(m.team, m.channel_name)] = reason
         log.error(
             "notify: team=%s channel=%s message failed for good: %s",
@@ -379,3 +634,8 @@ class Notifier:
             m.channel_name,
             reason,
         )
+
+
+def _age(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"

@@ -41,6 +41,7 @@ class FakeGateway:
     def __init__(self) -> None:
         self.attempts: list[Received] = []
         self.delivered: asyncio.Queue[Received] = asyncio.Queue()
+        self.requests: asyncio.Queue[Received] = asyncio.Queue()  # every request, any answer
         self._answers: dict[str, deque[tuple[int, Any]]] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
@@ -91,6 +92,7 @@ class FakeGateway:
             status, body = q.popleft() if q else (200, OK_BODIES[kind])
             rec.status = status
             self.attempts.append(rec)
+            self.requests.put_nowait(rec)
             if 200 <= status < 300:
                 self.delivered.put_nowait(rec)
             return web.json_response(body, status=status)

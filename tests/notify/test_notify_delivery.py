@@ -324,6 +324,8 @@ def test_every_configured_channel_starts_at_zero() -> None:
         ("bpjs", "whatsapp", "sent"): 0,
         ("bpjs", "whatsapp", "failed"): 0,
         ("bpjs", "whatsapp", "dropped"): 0,
+        ("bpjs", "whatsapp", "expired"): 0,
+        ("bpjs", "whatsapp", "collapsed"): 0,
     }
     assert n.teams() == [("paser", "bpjs")]
 

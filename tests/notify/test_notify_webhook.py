@@ -138,9 +138,11 @@ async def test_queue_full_answers_503_and_counts_dropped(gw: FakeGateway) -> Non
     client = await _client(n, start=False)  # no workers: the queue (4) fills up
     try:
         url = "/api/v1/alerts/webhook/bpjs?site=paser"
-        assert (await client.post(url, json=group())).status == 202
-        assert (await client.post(url, json=group())).status == 202
-        resp = await client.post(url, json=group())
+        # three different alerts (a repeat of one still waiting would not be queued again)
+        for minute in (11, 12):
+            one = group(alert(starts=f"2025-11-29T01:{minute}:00Z"))
+            assert (await client.post(url, json=one)).status == 202
+        resp = await client.post(url, json=group(alert(starts="2025-11-29T01:13:00Z")))
         assert resp.status == 503
         assert resp.headers["Retry-After"] == "30"
     finally:
