@@ -1,9 +1,9 @@
 """Field types shared by every config model (inventory, channels, web config): one copy each.
 
 ``Strict`` (unknown keys are errors, frozen), ``Id``, ``Host``, ``Url``, ``BaseUrl``,
-``NumberText``, ``Secret`` (a ``SecretRef`` that refuses inline text), ``Email`` and the
-durations ``Seconds``/``PositiveSeconds``. Messages name the problem in words an operator
-can act on; the loader adds file, line and column.
+``NumberText``, ``Phone`` (E.164), ``Secret`` (a ``SecretRef`` that refuses inline text),
+``Email`` and the durations ``Seconds``/``PositiveSeconds``. Messages name the problem in
+words an operator can act on; the loader adds file, line and column.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ __all__ = [
     "Id",
     "IpAddress",
     "NumberText",
+    "Phone",
     "PositiveSeconds",
     "Seconds",
     "Secret",
@@ -111,6 +112,39 @@ def _number_text(value: Any) -> Any:
 
 
 NumberText = Annotated[str, BeforeValidator(_number_text), Field(min_length=1)]
+
+_PHONE_SEPARATORS = re.compile(r"[\s().-]")
+_E164_RE = re.compile(r"^\+[1-9][0-9]{7,14}$")
+PHONE_FORMS = "+62 812-3456-7890, 0812 3456 7890 or 62812..."
+
+
+def e164(value: str, country: str = "62") -> str:
+    """A phone number as written in Indonesia, in E.164 (``+62812...``).
+
+    Spaces, dots, dashes and parentheses are dropped; a leading ``0`` is the national prefix
+    (replaced by ``+<country>``), a bare ``62...`` gets its ``+``; an Indonesian number has 8
+    to 12 digits after ``+62``. Raises ValueError naming the
+    accepted forms."""
+    text = _PHONE_SEPARATORS.sub("", value)
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    elif text.startswith("0"):
+        text = f"+{country}{text[1:]}"
+    elif text.startswith(country) and not text.startswith("+"):
+        text = "+" + text
+    national = text[1 + len(country) :] if text.startswith("+" + country) else None
+    if not _E164_RE.match(text) or (national is not None and not 8 <= len(national) <= 12):
+        raise ValueError(f"invalid phone number {value!r}: write it as {PHONE_FORMS}")
+    return text
+
+
+def _phone(value: Any) -> Any:
+    value = _number_text(value)
+    return e164(value) if isinstance(value, str) else value
+
+
+# A phone number normalised to E.164 at load (YAML may read an unquoted number as an int).
+Phone = Annotated[str, BeforeValidator(_phone)]
 
 
 def _no_inline_secret(value: Any) -> Any:

@@ -1,4 +1,5 @@
-"""`mpp-monitor render`: Alertmanager and Prometheus configuration from the inventory."""
+"""`mpp-monitor render`: Alertmanager and Prometheus configuration from the inventory, and the
+gammu-smsd configuration for the SMS channel."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "render alertmanager.yml or prometheus.yml from the inventory"
+HELP = "render alertmanager.yml or prometheus.yml from the inventory, or gammu-smsdrc"
 EXAMPLES = """\
   mpp-monitor render alertmanager --config examples/mpp-paser.yaml > alertmanager.yml
   mpp-monitor render alertmanager --config inv.yaml --notifier-url http://10.0.0.5:9469 \\
       --out /etc/prometheus/alertmanager.yml
   mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
       --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
+  mpp-monitor render smsd --device /dev/ttyUSB0 --out /etc/gammu-smsdrc
 """
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -20,8 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the render command's arguments."""
-    parser.add_argument("what", choices=["alertmanager", "prometheus"])
-    parser.add_argument("--config", required=True, metavar="FILE", help="inventory file")
+    parser.add_argument("what", choices=["alertmanager", "prometheus", "smsd"])
+    parser.add_argument(
+        "--config", metavar="FILE", help="inventory file (alertmanager, prometheus)"
+    )
     parser.add_argument("--out", metavar="FILE", help="write here instead of standard output")
     am = parser.add_argument_group("alertmanager")
     am.add_argument(
@@ -50,6 +54,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pr.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT")
     pr.add_argument("--rules", action="append", default=[], metavar="FILE")
     pr.add_argument("--scrape-interval", default="15s")
+    sm = parser.add_argument_group("smsd (gammu-smsd for the SMS channel)")
+    sm.add_argument("--device", default="/dev/ttyUSB0", help="the modem (default %(default)s)")
+    sm.add_argument("--connection", default="at", help="gammu connection (default %(default)s)")
+    sm.add_argument("--model", default="", help="gammu model ('dummy': the emulator)")
+    sm.add_argument("--spool", default="/var/spool/gammu", help="spool (default %(default)s)")
+    sm.add_argument("--logfile", default="syslog", help="gammu-smsd log (default %(default)s)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +67,20 @@ def run(args: argparse.Namespace) -> int:
     from monitor.commands import load_config_or_report
     from monitor.render.alertmanager import RenderOptions, render_alertmanager
     from monitor.render.prometheus import render_prometheus
+    from monitor.render.smsd import SmsdOptions, render_smsd
 
+    if args.what == "smsd":
+        smsd = SmsdOptions(
+            device=args.device,
+            connection=args.connection,
+            model=args.model,
+            spool=Path(args.spool),
+            logfile=args.logfile,
+        )
+        return _write(args, render_smsd(smsd))
+    if not args.config:
+        print(f"mpp-monitor: render {args.what} needs --config FILE", file=sys.stderr)
+        return 2
     loaded = load_config_or_report(args.config)
     if loaded is None:
         return 1
@@ -87,6 +110,10 @@ def run(args: argparse.Namespace) -> int:
             rule_files=args.rules or [str(ROOT / "alerts" / "mpp-rules.yml")],
             scrape_interval=args.scrape_interval,
         )
+    return _write(args, text)
+
+
+def _write(args: argparse.Namespace, text: str) -> int:
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)

@@ -175,6 +175,13 @@ F_SKIPPED = _c(
 )
 F_NOTIFIER_MESSAGES = _c("mpp_notifier_messages_total", "Notification messages by result.")
 F_NOTIFIER_QUEUE = _g("mpp_notifier_queue_length", "Notification messages waiting.")
+F_OUTBOX_DEPTH = _g(
+    "mpp_notifier_outbox_messages", "Messages kept in the outbox for a channel, not yet delivered."
+)
+F_OUTBOX_AGE = _g(
+    "mpp_notifier_outbox_oldest_age_seconds",
+    "Age of the oldest undelivered message for a channel (0 when none).",
+)
 
 SERVICE_FAMILIES: Final[tuple[Family, ...]] = (
     F_INTERNET,
@@ -191,6 +198,8 @@ SERVICE_FAMILIES: Final[tuple[Family, ...]] = (
     F_SKIPPED,
     F_NOTIFIER_MESSAGES,
     F_NOTIFIER_QUEUE,
+    F_OUTBOX_DEPTH,
+    F_OUTBOX_AGE,
 )
 # Every family the service can export: the metric contract of docs/metrics.md, once.
 ALL_FAMILIES: Final = TARGET_FAMILIES + ENTITY_FAMILIES + SERVICE_FAMILIES

@@ -24,6 +24,8 @@ from monitor.exporter.families import (
     F_LATENESS,
     F_NOTIFIER_MESSAGES,
     F_NOTIFIER_QUEUE,
+    F_OUTBOX_AGE,
+    F_OUTBOX_DEPTH,
     F_RELOAD_OK,
     F_RELOAD_TS,
     F_SERVICE_OPEN,
@@ -73,6 +75,11 @@ class NotifierStats(Protocol):
     @property
     def queue_length(self) -> int:
         """Messages waiting."""
+        ...
+
+    @property
+    def outbox_stats(self) -> Mapping[tuple[str, str], tuple[int, float]]:
+        """(team, channel) -> (messages kept, age of the oldest in seconds)."""
         ...
 
 
@@ -293,4 +300,23 @@ def small_families(
         ]
         out.append((F_NOTIFIER_MESSAGES, msgs))
         out.append((F_NOTIFIER_QUEUE, [(F_NOTIFIER_QUEUE.name, (), float(notifier.queue_length))]))
+        box = sorted(notifier.outbox_stats.items())
+        out.append(
+            (
+                F_OUTBOX_DEPTH,
+                [
+                    (F_OUTBOX_DEPTH.name, (("team", t), ("channel", ch)), float(n))
+                    for (t, ch), (n, _) in box
+                ],
+            )
+        )
+        out.append(
+            (
+                F_OUTBOX_AGE,
+                [
+                    (F_OUTBOX_AGE.name, (("team", t), ("channel", ch)), age)
+                    for (t, ch), (_, age) in box
+                ],
+            )
+        )
     return out

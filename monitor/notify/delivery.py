@@ -10,13 +10,23 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import aiohttp
 
-from monitor.notify.channels import DeliveredChannel, DeliveryError, secrets_of
+from monitor.notify.channels import (
+    DeliveredChannel,
+    DeliveryError,
+    FonnteChannel,
+    SmsChannel,
+    TelegramChannel,
+    WahaChannel,
+    WebhookChannel,
+    secrets_of,
+)
 
+HttpChannel = TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel
 MAX_REASON = 120
 _RETRY_STATUSES = frozenset({408, 425, 429})
 
@@ -30,7 +40,7 @@ def redact(text: str, secrets: list[str]) -> str:
     return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
 
 
-def _secret_values(channel: DeliveredChannel) -> list[str]:
+def _secret_values(channel: HttpChannel) -> list[str]:
     values: list[str] = []
     for ref in secrets_of(channel):
         with contextlib.suppress(LookupError):
@@ -50,9 +60,22 @@ def _describe(body: bytes) -> str:
     return ""
 
 
-async def send(
+async def deliver(
     session: aiohttp.ClientSession,
     channel: DeliveredChannel,
+    text: str,
+    payload: MutableMapping[str, Any],
+) -> None:
+    """Send one message by the channel's way: the local SMS gateway, or an HTTP gateway."""
+    if isinstance(channel, SmsChannel):
+        await channel.inject(text, payload)
+    else:
+        await send(session, channel, text, payload)
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    channel: HttpChannel,
     text: str,
     payload: Mapping[str, Any],
 ) -> None:

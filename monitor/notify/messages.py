@@ -5,11 +5,16 @@ when (site local time, WITA for ``Asia/Makassar``), who owns it (the ``team`` la
 runbook link; a resolved alert becomes a "PULIH" message with the outage's span. Bahasa
 Indonesia by default, English on request. Plain text: no markup, so inventory names and
 label values cannot inject formatting.
+
+``render_short`` makes the SMS text: one 160-character GSM-7 segment (what, where, since when;
+or the span of a resolved outage), folded to the GSM-7 alphabet so no phone falls back to
+70-character UCS-2 segments.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +27,7 @@ from monitor.i18n import Language
 Status = Literal["firing", "resolved"]
 DEFAULT_TIMEZONE = "Asia/Makassar"
 MAX_TEXT = 4000  # Telegram's limit is 4096 characters; WhatsApp's is larger
+SMS_SEGMENT = 160  # GSM-7 characters in one SMS
 
 
 class WebhookAlert(BaseModel):
@@ -100,6 +106,48 @@ class Formatter:
             parts.append(words["more"].format(n=hidden))
         text = "\n\n".join(parts)
         return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+    def render_short(self, alerts: Sequence[WebhookAlert], language: Language) -> str:
+        """One SMS: at most 160 GSM-7 characters (see ``gsm7``)."""
+        words = _WORDS[language]
+        firing = [a for a in alerts if a.status == "firing"]
+        resolved = [a for a in alerts if a.status == "resolved"]
+        if len(alerts) == 1:
+            text = self._short_alert(alerts[0], language)
+        else:
+            counts = [
+                words["n_firing"].format(n=len(firing)) if firing else "",
+                words["n_resolved"].format(n=len(resolved)) if resolved else "",
+            ]
+            site = self._name("site", alerts[0].labels.get("site", ""))
+            head = ", ".join(c for c in counts if c) + (f" - {site}" if site else "")
+            text = (
+                head + ": " + "; ".join(self._short_alert(a, language) for a in firing + resolved)
+            )
+        return gsm7(text, SMS_SEGMENT)
+
+    def _short_alert(self, alert: WebhookAlert, language: Language) -> str:
+        words = _WORDS[language]
+        labels, notes = alert.labels, alert.annotations
+        suffix = "_en" if language == "en" else ""
+        summary = (
+            notes.get("summary" + suffix) or notes.get("summary") or labels.get("alertname", "?")
+        )
+        zone = self.zone(labels.get("site", ""))
+        start, end = _real_time(alert.starts_at), _real_time(alert.ends_at)
+        if alert.status == "firing":
+            severity = labels.get("severity", "")
+            text = f"{words.get(severity, severity.upper() or words['alert'])}: {summary}"
+            if start:
+                local = start.astimezone(zone)
+                text += f", {words['since'].lower()} {local:%H:%M} {local.tzname()}"
+            return text
+        text = f"{words['resolved']}: {summary}"
+        if start and end:
+            a, b = start.astimezone(zone), end.astimezone(zone)
+            day = "" if a.date() == b.date() else f"{_date(a, language)} "
+            text += f" {day}{a:%H:%M}-{b:%H:%M} {b.tzname()}, {_duration(end - start, language)}"
+        return text
 
     def _name(self, kind: str, ident: str) -> str:
         return self.names.get((kind, ident), ident) if ident else ""
@@ -239,6 +287,38 @@ def _duration(delta: dt.timedelta, language: Language) -> str:
     units = ("hari", "jam", "menit") if language == "id" else ("d", "h", "min")
     parts = [f"{v} {u}" for v, u in zip((days, hours, mins), units, strict=True) if v]
     return " ".join(parts[:2]) or f"0 {units[2]}"
+
+
+# GSM 03.38: the basic alphabet (one septet each) and the extension table (two septets each).
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENDED = frozenset("^{}\\[~]|€")
+_GSM_FOLD = str.maketrans(
+    {"–": "-", "—": "-", "·": "-", "’": "'", "‘": "'", "“": '"', "”": '"', "\t": " "}
+)
+
+
+def gsm7(text: str, limit: int = SMS_SEGMENT) -> str:
+    """``text`` folded to the GSM-7 alphabet and cut to ``limit`` septets.
+
+    Dashes and quotes become their ASCII forms, accents are dropped where GSM-7 lacks the
+    letter (``ō`` -> ``o``), anything else (emoji) is left out; a cut ends in ``...``."""
+    folded: list[str] = []
+    for ch in text.replace("…", "...").translate(_GSM_FOLD):
+        if ch in _GSM_BASIC or ch in _GSM_EXTENDED:
+            folded.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch)
+        folded.extend(c for c in base if c in _GSM_BASIC)
+    out = " ".join("".join(folded).split())
+    size = 0
+    for i, ch in enumerate(out):
+        size += 2 if ch in _GSM_EXTENDED else 1
+        if size > limit:
+            return out[: max(0, i - 3)].rstrip() + "..."
+    return out
 
 
 def filter_alerts(

@@ -15,6 +15,14 @@ still waiting (the uplink was down), that firing message is withdrawn (counted
 "down" followed by "up"; a repeat of alerts already waiting is not queued twice. Messages
 survive a restart (and ``kill -9``): ``start`` picks up what the outbox holds.
 
+**Escalation** (a channel's ``when``/``after``, see ``channels/base.py``): an ``offline``
+channel (SMS by default) gets a message at once while the site has no internet (known from a
+firing ``MppSiteOffline`` the notifier has seen, or from ``offline_source``, the monitor's own
+state when both run in one process); otherwise a critical firing message waits there on
+standby for ``after`` seconds and is sent only if none of the team's ``always`` channels has
+delivered it by then (else it is counted ``superseded``). When the site goes offline, waiting
+standby messages of its lanes become due at once. A lane delivers its due messages in order.
+
 For the exporter (no prometheus_client here): ``stats[(team, channel, result)]`` is the
 counter behind ``mpp_notifier_messages_total`` (every configured pair starts at 0 for each
 result, so ``increase()`` sees the first failure), ``queue_length`` the gauge behind
@@ -39,8 +47,9 @@ import aiohttp
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from monitor.i18n import Language
 from monitor.notify.channels import DeliveredChannel, DeliveryError, EmailChannel, channel_names
-from monitor.notify.delivery import send
+from monitor.notify.delivery import deliver
 from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_alerts
 from monitor.notify.outbox import NewMessage, Outbox, Stored
 from monitor.notify.routing import Routing, TeamKey, routing_from_plan
@@ -52,7 +61,9 @@ PlanSource = Callable[[], "Plan | None"]
 
 log = logging.getLogger("monitor.notify")
 
-RESULTS = ("sent", "failed", "dropped", "expired", "collapsed")
+RESULTS = ("sent", "failed", "dropped", "expired", "collapsed", "superseded")
+SITE_OFFLINE_ALERT = "MppSiteOffline"
+TOLD_MEMORY_SECONDS = 7 * 86400  # how long a lane remembers the firing alerts it carried
 
 
 class NotifierSettings(BaseModel):
@@ -104,6 +115,16 @@ class Message:
     in_flight: bool = False
 
     @property
+    def not_before(self) -> float:
+        """Wall time before which it is not sent (a standby escalation); 0: due now."""
+        return float(self.payload.get("notBefore", 0.0))
+
+    @property
+    def standby_for(self) -> list[int]:
+        """Outbox ids whose delivery makes this escalation unneeded (empty: not standby)."""
+        return [int(i) for i in self.payload.get("escalates", [])]
+
+    @property
     def lane(self) -> Lane:
         """Where it waits: its team's channel."""
         return (self.site, self.team, self.channel_name)
@@ -145,10 +166,12 @@ class Notifier:
         plan_source: PlanSource | None = None,
         session: aiohttp.ClientSession | None = None,
         outbox: Outbox | None = None,
+        offline_source: Callable[[str], bool] | None = None,
     ) -> None:
         """Give ``routing``, or ``plan_source`` (e.g. ``lambda: service.plan``): the routing is
         then rebuilt from the plan whenever a reload replaces it. Without ``outbox`` messages
-        are kept in an in-memory SQLite database (not durable: for tests and embedding)."""
+        are kept in an in-memory SQLite database (not durable: for tests and embedding).
+        ``offline_source(site)`` says whether a site has no internet now (the monitor's state)."""
         self.settings = settings or NotifierSettings()
         self._stats: dict[tuple[str, str, str], int] = {}
         self.last_error: dict[tuple[str, str], str] = {}  # (team, channel) -> safe reason
@@ -175,6 +198,10 @@ class Notifier:
         # Prometheus re-sends a resolved alert for 15 minutes and Alertmanager puts it into
         # the team's next notification; the team must hear "pulih" once.
         self._announced: dict[tuple[str, str, str, str], float] = {}
+        self.offline_source = offline_source
+        self._offline_sites: set[str] = set()  # MppSiteOffline firing, as seen by the webhook
+        self._told: dict[tuple[Lane, tuple[str, str, str, str]], float] = {}  # lane carried it
+        self._delivered: dict[int, float] = {}  # outbox id -> when it was sent
         self.configure(routing or Routing())
         self._follow_plan()
 
@@ -287,28 +314,33 @@ class Notifier:
             targets = [t for t in targets if t.name == channel]
             if not targets:
                 return SubmitResult("unknown_channel", detail=f"team {team!r} has no {channel!r}")
+        self._track_offline(resolved_site, group)
         fresh = self._not_yet_announced(resolved_site, team, group)
+        offline = self.site_offline(resolved_site)
         messages: list[Message] = []
+        standby: list[Message] = []
         for t in targets:
             alerts = filter_alerts(fresh, t.channel.severity, t.channel.send_resolved)
-            if not alerts:
-                continue
-            language = t.channel.language
-            text = self._formatter.render(alerts, language, group.truncated_alerts)
-            payload = {
-                "site": resolved_site,
-                "team": team,
-                "channel": t.name,
-                "status": "firing" if any(a.status == "firing" for a in alerts) else "resolved",
-                "language": language,
-                "text": text,
-                "groupKey": group.group_key,
-                "truncatedAlerts": group.truncated_alerts,
-                "alerts": [a.model_dump(mode="json", by_alias=True) for a in alerts],
-            }
-            m = Message(resolved_site, team, t.name, t.channel, text, payload)
-            if not self._repeats_waiting(m):
-                messages.append(m)
+            lane: Lane = (resolved_site, team, t.name)
+            if t.channel.when == "always" or offline:
+                batches = [(alerts, False)]
+            else:  # an escalation channel while the site is online
+                told = [a for a in alerts if a.status == "resolved" and self._was_told(lane, a)]
+                urgent = [
+                    a
+                    for a in alerts
+                    if a.status == "firing" and a.labels.get("severity") == "critical"
+                ]
+                batches = [(told, False), (urgent if t.channel.after else [], True)]
+            for batch, is_standby in batches:
+                if not batch:
+                    continue
+                m = self._message(resolved_site, team, t, batch, group)
+                if not self._repeats_waiting(m):
+                    (standby if is_standby else messages).append(m)
+        if standby and not messages:  # no other channel to wait for: escalate now
+            messages, standby = standby, []
+        messages += standby
         if not messages:
             return SubmitResult("nothing")
         room = self.settings.queue_size - self._pending
@@ -325,6 +357,9 @@ class Notifier:
         wall = time.time()
         for m in messages:
             m.created, m.expires = wall, wall + self.settings.message_ttl
+            if m in standby:
+                assert m.channel is not None and m.channel.after is not None
+                m.payload["notBefore"] = wall + m.channel.after
         try:
             ids = self.outbox.add(
                 NewMessage(m.site, m.team, m.channel_name, m.created, m.expires, m.text, m.payload)
@@ -337,13 +372,104 @@ class Notifier:
             return SubmitResult("dropped", messages=len(messages), detail="outbox write failed")
         for m, ident in zip(messages, ids, strict=True):
             m.id = ident
+        if standby:
+            siblings = [m.id for m in messages if m not in standby]
+            for m in standby:
+                m.payload["escalates"] = siblings
+                self.outbox.replace(m.id, m.text, m.payload)
+        for m in messages:
             self._collapse_into(m)
             self._enqueue(m)
+        self._withdraw_standby(resolved_site, team, fresh)
         now = time.monotonic()
         for a in fresh:
             if a.status == "resolved":
                 self._announced[_alert_key(resolved_site, team, a)] = now
         return SubmitResult("queued", messages=len(messages))
+
+    def _message(
+        self, site: str, team: str, t: _Target, alerts: list[WebhookAlert], group: AlertGroup
+    ) -> Message:
+        language = t.channel.language
+        text = self._render(t.channel, alerts, language, group.truncated_alerts)
+        payload = {
+            "site": site,
+            "team": team,
+            "channel": t.name,
+            "status": "firing" if any(a.status == "firing" for a in alerts) else "resolved",
+            "language": language,
+            "text": text,
+            "groupKey": group.group_key,
+            "truncatedAlerts": group.truncated_alerts,
+            "alerts": [a.model_dump(mode="json", by_alias=True) for a in alerts],
+        }
+        return Message(site, team, t.name, t.channel, text, payload)
+
+    def _render(
+        self,
+        channel: DeliveredChannel | None,
+        alerts: list[WebhookAlert],
+        language: Language,
+        truncated: int,
+    ) -> str:
+        if channel is not None and channel.short:
+            return self._formatter.render_short(alerts, language)
+        return self._formatter.render(alerts, language, truncated)
+
+    # -- escalation ---------------------------------------------------------------------
+
+    def site_offline(self, site: str) -> bool:
+        """True while the site has no internet, as far as the notifier knows."""
+        if site in self._offline_sites:
+            return True
+        return bool(self.offline_source and self.offline_source(site))
+
+    def _track_offline(self, site: str, group: AlertGroup) -> None:
+        for a in group.alerts:
+            if a.labels.get("alertname") != SITE_OFFLINE_ALERT:
+                continue
+            where = a.labels.get("site", site)
+            if a.status == "resolved":
+                self._offline_sites.discard(where)
+            elif where not in self._offline_sites:
+                self._offline_sites.add(where)
+                self._escalate_site(where)
+
+    def _escalate_site(self, site: str) -> None:
+        """The site went offline: its standby escalations are due now."""
+        for key, lane in self._lanes.items():
+            if key[0] != site:
+                continue
+            due = False
+            for m in lane:
+                if m.not_before and not m.in_flight:
+                    m.payload["notBefore"] = 0.0
+                    m.payload["escalates"] = []
+                    self.outbox.replace(m.id, m.text, m.payload)
+                    due = True
+            if due:
+                self._wake.get(key, asyncio.Event()).set()
+
+    def _was_told(self, lane: Lane, alert: WebhookAlert) -> bool:
+        return (lane, _alert_key(lane[0], lane[1], alert)) in self._told
+
+    def _remember_told(self, m: Message) -> None:
+        now = time.monotonic()
+        if len(self._told) > 50_000:
+            horizon = now - TOLD_MEMORY_SECONDS
+            self._told = {k: t for k, t in self._told.items() if t >= horizon}
+        for a in m.alerts():
+            if a.status == "firing":
+                self._told[(m.lane, _alert_key(m.site, m.team, a))] = now
+
+    def _withdraw_standby(self, site: str, team: str, alerts: list[WebhookAlert]) -> None:
+        """Resolved alerts: standby escalations that wait to report them firing go."""
+        resolved = {_alert_key(site, team, a) for a in alerts if a.status == "resolved"}
+        if not resolved:
+            return
+        for key in list(self._lanes):
+            if key[:2] == (site, team):
+                self._collapse(key, resolved, only=lambda m: bool(m.standby_for or m.not_before))
 
     def _not_yet_announced(self, site: str, team: str, group: AlertGroup) -> list[WebhookAlert]:
         """The group's alerts minus resolutions this team was already told about."""
@@ -383,11 +509,20 @@ class Notifier:
         resolved = {
             _alert_key(new.site, new.team, a) for a in new.alerts() if a.status == "resolved"
         }
-        lane = self._lanes.get(new.lane)
-        if not resolved or not lane:
+        if resolved:
+            self._collapse(new.lane, resolved, only=lambda m: m is not new)
+
+    def _collapse(
+        self,
+        key: Lane,
+        resolved: set[tuple[str, str, str, str]],
+        only: Callable[[Message], bool],
+    ) -> None:
+        lane = self._lanes.get(key)
+        if not lane:
             return
         for old in list(lane):
-            if old.in_flight:
+            if old.in_flight or not only(old):
                 continue  # being sent now: it will arrive before the resolution
             alerts = old.alerts()
             keep = [
@@ -399,7 +534,7 @@ class Notifier:
                 continue
             if not keep:
                 if lane[0] is old:  # the head waited for a retry: the next one may go now
-                    self._wake.get(new.lane, asyncio.Event()).set()
+                    self._wake.get(key, asyncio.Event()).set()
                 self._finish(old, "collapsed")
                 self.outbox.remove([old.id])
                 log.info(
@@ -409,10 +544,10 @@ class Notifier:
                     old.channel_name,
                 )
                 continue
-            language = old.payload.get("language", "id")
-            old.text = self._formatter.render(
-                keep, "en" if language == "en" else "id", int(old.payload.get("truncatedAlerts", 0))
-            )
+            language: Language = "en" if old.payload.get("language") == "en" else "id"
+            channel = self._channel(old.site, old.team, old.channel_name) or old.channel
+            truncated = int(old.payload.get("truncatedAlerts", 0))
+            old.text = self._render(channel, keep, language, truncated)
             old.payload = {
                 **old.payload,
                 "text": old.text,
@@ -422,6 +557,8 @@ class Notifier:
             self.outbox.replace(old.id, old.text, old.payload)
 
     def _enqueue(self, m: Message) -> None:
+        if not m.not_before:
+            self._remember_told(m)
         self._lanes.setdefault(m.lane, deque()).append(m)
         self._pending += 1
         self._idle.clear()
@@ -482,6 +619,8 @@ class Notifier:
                 expires=s.expires,
                 attempts=s.attempts,
             )
+            if not m.not_before:
+                self._remember_told(m)
             self._lanes.setdefault(m.lane, deque()).append(m)
             self._pending += 1
             self._idle.clear()
@@ -547,7 +686,15 @@ class Notifier:
         wake = self._wake.setdefault(key, asyncio.Event())
         try:
             while lane:
-                m = lane[0]
+                now = time.time()
+                m = next((w for w in lane if w.not_before <= now), None)
+                if m is None:  # only standby escalations: sleep until the first is due
+                    delay: float | None = min(w.not_before for w in lane) - now
+                    wake.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(delay):
+                            await wake.wait()
+                    continue
                 try:
                     delay = await self._attempt(m)
                 except asyncio.CancelledError:
@@ -581,6 +728,15 @@ class Notifier:
                 _age(time.time() - m.created),
             )
             return None
+        if any(i in self._delivered for i in m.standby_for):
+            self._finish(m, "superseded")
+            self.outbox.remove([m.id])
+            log.info(
+                "notify: team=%s channel=%s: escalation not needed, delivered on another channel",
+                m.team,
+                m.channel_name,
+            )
+            return None
         channel = self._channel(m.site, m.team, m.channel_name) or m.channel
         if channel is None:
             self._fail(m, "channel no longer configured")
@@ -593,7 +749,7 @@ class Notifier:
             async with self._slots:
                 try:
                     async with asyncio.timeout(s.request_timeout):
-                        await send(self._session, channel, m.text, m.payload)
+                        await deliver(self._session, channel, m.text, m.payload)
                 except TimeoutError:
                     raise DeliveryError("timeout", retry=True) from None
         except DeliveryError as exc:
@@ -611,6 +767,8 @@ class Notifier:
                 return None
             self.last_error[(m.team, m.channel_name)] = exc.reason
             self.outbox.attempted(m.id, m.attempts, exc.reason)
+            if m.payload.get("delivered_to"):  # part of it went (SMS numbers): keep that
+                self.outbox.replace(m.id, m.text, m.payload)
             delay = min(s.backoff_max, s.backoff_base * 2.0 ** min(m.attempts - 1, 30))
             return max(0.0, min(delay, m.expires - time.time()))
         finally:
@@ -620,6 +778,11 @@ class Notifier:
                 self._quiet.set()
         self._finish(m, "sent")
         self.outbox.remove([m.id])
+        self._delivered[m.id] = time.time()
+        self._remember_told(m)
+        if len(self._delivered) > 100_000:
+            horizon = time.time() - 2 * self.settings.message_ttl
+            self._delivered = {i: t for i, t in self._delivered.items() if t >= horizon}
         self.last_error.pop((m.team, m.channel_name), None)
         log.info("notify: sent to team=%s channel=%s", m.team, m.channel_name)
         return None

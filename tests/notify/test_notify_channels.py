@@ -46,7 +46,12 @@ def test_each_kind_validates() -> None:
     [
         ({"kind": "telegram", "chat_id": "1", "token": "123:abc"}, "never written inline"),
         ({"kind": "telegram", "chat_id": "1", "token": {"env": "T"}, "tokn": 1}, "tokn"),
-        ({"kind": "sms", "to": "1"}, "does not match any of the expected tags"),
+        ({"kind": "pager", "to": "1"}, "does not match any of the expected tags"),
+        ({"kind": "sms", "to": "1"}, "invalid phone number '1'"),
+        ({"kind": "sms", "to": ["0812-3456-7890", "0812 34x"]}, "invalid phone number '0812 34x'"),
+        ({"kind": "sms", "to": []}, "at least 1 item"),
+        ({"kind": "sms", "to": "08123456789", "when": "sometimes"}, "'always' or 'offline'"),
+        ({"kind": "sms", "to": "08123456789", "after": "-5m"}, "after"),
         ({"kind": "webhook", "url": "ftp://x/y"}, "invalid URL"),
         ({"kind": "webhook", "url": "http://u:p@x/y"}, "credentials in a URL"),
         ({"kind": "email", "to": ["not-an-address"]}, "invalid e-mail"),

@@ -326,6 +326,7 @@ def test_every_configured_channel_starts_at_zero() -> None:
         ("bpjs", "whatsapp", "dropped"): 0,
         ("bpjs", "whatsapp", "expired"): 0,
         ("bpjs", "whatsapp", "collapsed"): 0,
+        ("bpjs", "whatsapp", "superseded"): 0,
     }
     assert n.teams() == [("paser", "bpjs")]
 

@@ -7,7 +7,7 @@ import math
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -29,6 +29,7 @@ PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 class Notifier:
     stats: dict[tuple[str, str, str], int]
     queue_length: int
+    outbox_stats: dict[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
 
 
 class Source:
@@ -149,7 +150,8 @@ def ent(e_labels: dict[str, str], eid: str) -> dict[str, str]:
 
 def test_collector_read_back_with_a_fresh_registry(mpp: Mpp) -> None:
     src = populated(mpp)
-    reg = registry_for(src, Notifier({("bpjs", "telegram", "sent"): 3}, 1))
+    box = {("bpjs", "telegram"): (1, 95.5), ("kominfo", "sms"): (0, 0.0)}
+    reg = registry_for(src, Notifier({("bpjs", "telegram", "sent"): 3}, 1, box))
     get = reg.get_sample_value
     app = base(mpp, mpp.t_app.id)
     assert get("probe_success", app) == 1.0
@@ -201,6 +203,12 @@ def test_collector_read_back_with_a_fresh_registry(mpp: Mpp) -> None:
     tg = {"team": "bpjs", "channel": "telegram", "result": "sent"}
     assert get("mpp_notifier_messages_total", tg) == 3
     assert get("mpp_notifier_queue_length") == 1
+    assert get("mpp_notifier_outbox_messages", {"team": "bpjs", "channel": "telegram"}) == 1
+    assert (
+        get("mpp_notifier_outbox_oldest_age_seconds", {"team": "bpjs", "channel": "telegram"})
+        == 95.5
+    )
+    assert get("mpp_notifier_outbox_messages", {"team": "kominfo", "channel": "sms"}) == 0
 
 
 def _python() -> str:
@@ -211,7 +219,11 @@ def _python() -> str:
 
 def test_fast_renderer_output_is_identical_to_prometheus_client(mpp: Mpp) -> None:
     src = populated(nasty(mpp))
-    notifier = Notifier({("bpjs", "telegram", "sent"): 3, ("kominfo", "wa", "failed"): 1}, 4)
+    notifier = Notifier(
+        {("bpjs", "telegram", "sent"): 3, ("kominfo", "wa", "failed"): 1},
+        4,
+        {("bpjs", "telegram"): (3, 12.25), ("kominfo", "wa"): (1, 0.5)},
+    )
     fast = MetricsRenderer(src, lambda: notifier).render()
     assert fast == generate_latest(registry_for(src, notifier))
     assert b'agency="bpjs \\"kesehatan\\" \\\\ cabang\\nParser <script>"' in fast

@@ -10,8 +10,9 @@ Common fields (``base.BaseChannel``): ``name`` (the channel's id within its team
 ``whatsapp`` for waha/fonnte, else the kind; repeats get ``-2``, ``-3``...), ``language``
 (``id`` default, or ``en``), ``severity`` (default critical, warning), ``send_resolved``.
 
-Kinds: ``telegram``, ``waha``, ``fonnte``, ``webhook`` (delivered by the notifier, each with
-``request()`` and ``refusal()``) and ``email`` (rendered into Alertmanager's
+Kinds: ``telegram``, ``waha``, ``fonnte``, ``webhook`` (delivered by the notifier over HTTP,
+each with ``request()`` and ``refusal()``), ``sms`` (delivered by the notifier through the local
+gammu-smsd, ``inject()``: no internet needed) and ``email`` (rendered into Alertmanager's
 ``email_configs``). See each module for its fields and wire format.
 """
 
@@ -26,6 +27,7 @@ from monitor.fields import SecretRef
 from monitor.notify.channels.base import BaseChannel, DeliveryError, Request, Severity
 from monitor.notify.channels.email import EmailChannel
 from monitor.notify.channels.fonnte import FonnteChannel
+from monitor.notify.channels.sms import SmsChannel
 from monitor.notify.channels.telegram import TelegramChannel
 from monitor.notify.channels.waha import WahaChannel
 from monitor.notify.channels.webhook import WebhookChannel
@@ -40,6 +42,7 @@ __all__ = [
     "FonnteChannel",
     "Request",
     "Severity",
+    "SmsChannel",
     "TelegramChannel",
     "WahaChannel",
     "WebhookChannel",
@@ -56,13 +59,14 @@ KINDS: dict[str, tuple[type[BaseChannel], str]] = {
     "fonnte": (FonnteChannel, "whatsapp"),
     "webhook": (WebhookChannel, "webhook"),
     "email": (EmailChannel, "email"),
+    "sms": (SmsChannel, "sms"),
 }
 
 Channel = Annotated[
-    TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | EmailChannel,
+    TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | EmailChannel | SmsChannel,
     Field(discriminator="kind"),
 ]
-DeliveredChannel = TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel
+DeliveredChannel = TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | SmsChannel
 
 _ADAPTER: TypeAdapter[Channel] = TypeAdapter(Channel)
 

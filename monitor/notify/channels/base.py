@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator
 
-from monitor.fields import ID_RE, SecretRef, Strict
+from monitor.fields import ID_RE, PositiveSeconds, SecretRef, Strict
 from monitor.i18n import Language
 
 Severity = Literal["critical", "warning", "info"]
@@ -64,14 +64,28 @@ def json_object(body: bytes) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-class BaseChannel(Strict):
-    """Fields every channel has: its name in the team, language, severities, resolved."""
+When = Literal["always", "offline"]
 
+
+class BaseChannel(Strict):
+    """Fields every channel has: its name in the team, language, severities, resolved, and
+    when it is used (escalation).
+
+    ``when: always`` (the default but for SMS): every message the severities let through.
+    ``when: offline``: an escalation channel, used while the site has no internet
+    (``MppSiteOffline`` firing, or the monitor's own ``mpp_site_internet_up`` 0), and, when
+    ``after`` is set, for a critical message still undelivered on the team's ``always``
+    channels that long after it arrived. Its "pulih" follows only a "putus" it carried.
+    """
+
+    short: ClassVar[bool] = False  # True: the one-segment SMS text instead of the full one
     kind: str  # each kind narrows it to its Literal (the union's discriminator)
     name: ChannelName | None = None
     language: Language = "id"
     severity: list[Severity] = ["critical", "warning"]
     send_resolved: bool = True
+    when: When = "always"
+    after: PositiveSeconds | None = None
 
     def secrets(self) -> list[SecretRef]:
         """The secret references this channel holds."""
