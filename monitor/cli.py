@@ -15,6 +15,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("targets", "monitor.commands.targets"),
     ("probe", "monitor.commands.probe"),
     ("run", "monitor.commands.run"),
+    ("notify", "monitor.commands.notify"),
     ("simulate", "monitor.commands.simulate"),
     ("demo", "monitor.commands.demo"),
     ("render", "monitor.commands.render"),

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.inventory import ConfigError, load_plan
+from monitor.notify.outbox import Outbox, OutboxError
 from monitor.plan import Plan
 from monitor.state import InMaintenance
 from monitor.web.config import (
@@ -29,6 +31,7 @@ EXAMPLES = f"""\
   mpp-monitor run --config /etc/mpp-monitor/inventory.yaml
   mpp-monitor run --config examples/demo.yaml --listen {DEFAULT_LISTEN}
   mpp-monitor run --config inventory.yaml --listen 0.0.0.0:9469 --web.config web.yml
+  mpp-monitor run --config inventory.yaml --no-notify     # beside `mpp-monitor notify`
 
 Reload the inventory with SIGHUP or POST /-/reload: the new file is validated whole first;
 a bad file keeps the running configuration. Stop with SIGTERM or Ctrl-C.
@@ -56,12 +59,62 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="TLS and basic-auth settings (Prometheus web-config format)",
     )
+    add_outbox_argument(parser)
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="do not deliver alerts here (no webhook): `mpp-monitor notify` runs apart",
+    )
     parser.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
         help="log verbosity (default info)",
     )
+
+
+# ---- the outbox -------------------------------------------------------------------------
+
+OUTBOX_NAME = "outbox.sqlite"
+
+
+def add_outbox_argument(parser: argparse.ArgumentParser) -> None:
+    """``--outbox FILE`` (run and notify share it)."""
+    parser.add_argument(
+        "--outbox",
+        default=None,
+        metavar="FILE",
+        help=(
+            "the notifier's durable outbox (SQLite file); default "
+            "$STATE_DIRECTORY/outbox.sqlite under systemd (StateDirectory=), else ':memory:' "
+            "(not durable: a warning says so)"
+        ),
+    )
+
+
+def outbox_path(arg: str | None) -> str:
+    """Where the outbox lives: the argument, else systemd's state directory, else memory."""
+    if arg:
+        return arg
+    state = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    return str(Path(state) / OUTBOX_NAME) if state else ":memory:"
+
+
+def open_outbox(arg: str | None) -> Outbox:
+    """Open (and lock) the outbox, or raise StartupError saying why not."""
+    path = outbox_path(arg)
+    try:
+        box = Outbox(path)
+    except OutboxError as exc:
+        raise StartupError(str(exc)) from None
+    if box.durable:
+        log.info("notify: outbox %s (%d message(s) waiting)", path, box.count())
+    else:
+        log.warning(
+            "notify: the outbox is in memory: messages waiting for delivery are lost when "
+            "the process stops; give --outbox FILE (or run under systemd with StateDirectory=)"
+        )
+    return box
 
 
 # ---- maintenance windows from the inventory ---------------------------------------------
@@ -124,8 +177,12 @@ async def serve(
     stop: asyncio.Event,
     loader: Callable[[str | Path], Plan] = load_plan,
     on_listening: Callable[[str], None] | None = None,
+    outbox: str | None = ":memory:",
 ) -> None:
-    """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly."""
+    """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly.
+
+    ``outbox``: the notifier's outbox file (``:memory:``: not durable); None: no notifier
+    here (``mpp-monitor notify`` delivers)."""
     from monitor.notify.notifier import Notifier
     from monitor.service import Service
     from monitor.web.app import Reloader, WebServer, make_app
@@ -135,12 +192,19 @@ async def serve(
         down_after=plan.down_after,
         up_after=plan.up_after,
     )
-    # the notifier follows reloads through plan_source; the exporter reads its stats
-    notifier = Notifier(plan_source=lambda: service.plan)
-    service.notifier = notifier
     loop = asyncio.get_running_loop()
     server: WebServer | None = None
+    notifier: Notifier | None = None
     try:
+        if outbox is not None:
+            # follows reloads through plan_source; the exporter reads its stats; the
+            # monitor's own state says when a site is offline (escalation to SMS)
+            notifier = Notifier(
+                plan_source=lambda: service.plan,
+                outbox=open_outbox(outbox),
+                offline_source=lambda site: service.state.site_internet_up(site) is False,
+            )
+            service.notifier = notifier
         await setup_icmp(plan, service.ctx)
         try:
             await service.apply_plan(plan)
@@ -180,6 +244,9 @@ async def serve(
             await server.stop()
         await service.stop()
         close_icmp(service.ctx)
+        if notifier is not None:
+            await notifier.stop(drain_timeout=0)
+            notifier.outbox.close()
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -210,6 +277,7 @@ async def _main(args: argparse.Namespace) -> int:
             web_config=web_config,
             stop=stop,
             on_listening=listening,
+            outbox=None if args.no_notify else outbox_path(args.outbox),
         )
     except StartupError as exc:
         print(f"mpp-monitor: {exc}", file=sys.stderr)

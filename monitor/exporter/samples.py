@@ -56,7 +56,7 @@ from monitor.exporter.families import (
     TCP_PHASES,
     Family,
 )
-from monitor.exporter.text import Pairs, fmt_value
+from monitor.exporter.text import Pairs, fmt_value, sample_line
 from monitor.plan import TARGET_LABELS
 from monitor.state import LINK_STATES, STATUSES, EntityState, State, Status, TargetState
 
@@ -266,11 +266,7 @@ def small_families(
                 ],
             )
         )
-    python = ".".join(str(x) for x in sys.version_info[:3])
-    out.append((F_BUILD, [(F_BUILD.name, (("version", __version__), ("python", python)), 1.0)]))
-    out.append((F_RELOAD_OK, [(F_RELOAD_OK.name, (), 1.0 if source.reload_successful else 0.0)]))
-    ts = source.reload_success_timestamp
-    out.append((F_RELOAD_TS, [] if ts is None else [(F_RELOAD_TS.name, (), ts)]))
+    out.extend(process_families(source.reload_successful, source.reload_success_timestamp))
     counts: dict[tuple[str, str], int] = {}
     for t in plan.targets if plan else ():
         key = (t.labels.get("site", ""), t.probe)
@@ -294,29 +290,51 @@ def small_families(
     out.append((F_LATENESS, lat))
     out.append((F_SKIPPED, [(F_SKIPPED.name, (), float(sched.skipped))]))
     if notifier is not None:
-        msgs: list[Sample] = [
-            (F_NOTIFIER_MESSAGES.name, (("team", t), ("channel", ch), ("result", res)), float(n))
-            for (t, ch, res), n in notifier.stats.items()
-        ]
-        out.append((F_NOTIFIER_MESSAGES, msgs))
-        out.append((F_NOTIFIER_QUEUE, [(F_NOTIFIER_QUEUE.name, (), float(notifier.queue_length))]))
-        box = sorted(notifier.outbox_stats.items())
-        out.append(
-            (
-                F_OUTBOX_DEPTH,
-                [
-                    (F_OUTBOX_DEPTH.name, (("team", t), ("channel", ch)), float(n))
-                    for (t, ch), (n, _) in box
-                ],
-            )
-        )
-        out.append(
-            (
-                F_OUTBOX_AGE,
-                [
-                    (F_OUTBOX_AGE.name, (("team", t), ("channel", ch)), age)
-                    for (t, ch), (_, age) in box
-                ],
-            )
-        )
+        out.extend(notifier_families(notifier))
     return out
+
+
+def process_families(reload_ok: bool, reload_ts: float | None) -> list[tuple[Family, list[Sample]]]:
+    """Build info and the configuration reload gauges (every mpp-monitor process has them)."""
+    python = ".".join(str(x) for x in sys.version_info[:3])
+    return [
+        (F_BUILD, [(F_BUILD.name, (("version", __version__), ("python", python)), 1.0)]),
+        (F_RELOAD_OK, [(F_RELOAD_OK.name, (), 1.0 if reload_ok else 0.0)]),
+        (F_RELOAD_TS, [] if reload_ts is None else [(F_RELOAD_TS.name, (), reload_ts)]),
+    ]
+
+
+def notifier_families(notifier: NotifierStats) -> list[tuple[Family, list[Sample]]]:
+    """The notifier's families: messages by result, queue, outbox depth and age per channel."""
+    box = sorted(notifier.outbox_stats.items())
+    return [
+        (
+            F_NOTIFIER_MESSAGES,
+            [
+                (F_NOTIFIER_MESSAGES.name, (("team", t), ("channel", ch), ("result", r)), float(n))
+                for (t, ch, r), n in notifier.stats.items()
+            ],
+        ),
+        (F_NOTIFIER_QUEUE, [(F_NOTIFIER_QUEUE.name, (), float(notifier.queue_length))]),
+        (
+            F_OUTBOX_DEPTH,
+            [
+                (F_OUTBOX_DEPTH.name, (("team", t), ("channel", c)), float(n))
+                for (t, c), (n, _) in box
+            ],
+        ),
+        (
+            F_OUTBOX_AGE,
+            [(F_OUTBOX_AGE.name, (("team", t), ("channel", c)), age) for (t, c), (_, age) in box],
+        ),
+    ]
+
+
+def exposition(families: list[tuple[Family, list[Sample]]]) -> bytes:
+    """Families as Prometheus text (the small exposition of the standalone notifier)."""
+    parts: list[str] = []
+    for fam, samples in families:
+        if samples:
+            parts.append(fam.header)
+            parts.extend(sample_line(name, p, v) for name, p, v in samples)
+    return "".join(parts).encode()

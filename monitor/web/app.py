@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from monitor import __version__
 from monitor.exporter import MetricsHandler, MetricsRenderer
@@ -71,12 +72,20 @@ class ServiceLike(Protocol):
     def reload_failed(self, reason: str) -> None: ...
 
 
+class Reloadable(Protocol):
+    """What a reload needs: the prober's Service, or the standalone notifier's."""
+
+    async def apply_plan(self, plan: Plan) -> None: ...
+
+    def reload_failed(self, reason: str) -> None: ...
+
+
 class Reloader:
     """Re-reads the inventory and applies it; one reload at a time (SIGHUP and HTTP)."""
 
     def __init__(
         self,
-        service: ServiceLike,
+        service: Reloadable,
         path: str | Path,
         loader: Loader = load_plan,
         after_reload: Callable[[], None] | None = None,
@@ -200,16 +209,8 @@ def status_json(snapshot: Snapshot, plan: Plan | None, *, reload_ok: bool = True
 # ---- the app ---------------------------------------------------------------------------
 
 
-def make_app(
-    service: ServiceLike,
-    reloader: Reloader,
-    *,
-    web_config: WebConfig | None = None,
-    notifier: Notifier | None = None,
-    refresh_seconds: int = 10,
-) -> web.Application:
-    """Build the aiohttp application over a running service."""
-    cfg = web_config or WebConfig()
+def guard_middleware(cfg: WebConfig) -> Middleware:
+    """Basic auth (when configured; ``/-/healthy`` stays open) and the security headers."""
 
     @web.middleware
     async def guard(
@@ -235,6 +236,20 @@ def make_app(
             "base-uri 'none'; form-action 'none'",
         )
         return response
+
+    return guard
+
+
+def make_app(
+    service: ServiceLike,
+    reloader: Reloader,
+    *,
+    web_config: WebConfig | None = None,
+    notifier: Notifier | None = None,
+    refresh_seconds: int = 10,
+) -> web.Application:
+    """Build the aiohttp application over a running service."""
+    cfg = web_config or WebConfig()
 
     async def healthy(request: web.Request) -> web.Response:
         return web.Response(text="OK\n")
@@ -269,7 +284,7 @@ def make_app(
             text=body, content_type="text/html", headers={"Cache-Control": "no-store"}
         )
 
-    app = web.Application(middlewares=[guard], client_max_size=MAX_REQUEST_BODY)
+    app = web.Application(middlewares=[guard_middleware(cfg)], client_max_size=MAX_REQUEST_BODY)
     app.router.add_get("/", page)
     app.router.add_get("/api/v1/status", status)
     app[METRICS_HANDLER] = MetricsHandler(service)
@@ -280,6 +295,55 @@ def make_app(
     app.router.add_put("/-/reload", reload)
     if notifier is not None:
         mount_webhook(app, notifier)
+    return app
+
+
+class NotifierProcess(Reloadable, Protocol):
+    """What the standalone notifier's app needs (``mpp-monitor notify``)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def metrics(self) -> bytes: ...
+
+
+def make_notify_app(
+    process: NotifierProcess,
+    notifier: Notifier,
+    reloader: Reloader,
+    *,
+    web_config: WebConfig | None = None,
+) -> web.Application:
+    """The standalone notifier's app: the webhook, /metrics, health, ready and reload."""
+    cfg = web_config or WebConfig()
+
+    async def healthy(request: web.Request) -> web.Response:
+        return web.Response(text="OK\n")
+
+    async def ready(request: web.Request) -> web.Response:
+        if process.ready:
+            return web.Response(text="Ready\n")
+        return web.Response(status=503, text="Not ready\n")
+
+    async def reload(request: web.Request) -> web.Response:
+        errors = await reloader.reload()
+        if errors:
+            return web.Response(status=400, text="\n".join(errors) + "\n")
+        return web.Response(text="OK\n")
+
+    async def metrics(request: web.Request) -> web.Response:
+        return web.Response(
+            body=process.metrics(),
+            headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
+        )
+
+    app = web.Application(middlewares=[guard_middleware(cfg)], client_max_size=MAX_REQUEST_BODY)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)
+    app.router.add_put("/-/reload", reload)
+    mount_webhook(app, notifier)
     return app
 
 
