@@ -328,6 +328,27 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="infra", status="down"}}) == 1
 
 MONITOR_ALERTS = [
     Alert(
+        # The dead man's switch (kube-prometheus' Watchdog): always firing, so Alertmanager
+        # sends it to the external heartbeat URL every minute; the receiver outside the
+        # building notices when it stops: the site, its Prometheus, Alertmanager or uplinks
+        # went silent. Alertmanager routes it only there (render alertmanager).
+        name="MppWatchdog",
+        expr="vector(1)",
+        for_="1m",
+        severity="info",
+        labels=OPERATOR_LABELS,
+        summary="Detak jantung pemantauan MPP {{ $externalLabels.site }}",
+        description=(
+            "Peringatan ini selalu aktif: selama terkirim, Prometheus, Alertmanager dan "
+            "jalur keluar situs bekerja. Jika berhenti diterima di luar gedung, situs gelap."
+        ),
+        summary_en="Heartbeat of the MPP {{ $externalLabels.site }} monitoring",
+        description_en=(
+            "This alert always fires: while it arrives, Prometheus, Alertmanager and the "
+            "site's way out work. When it stops arriving outside the building, the site is dark."
+        ),
+    ),
+    Alert(
         name="MppMonitorDown",
         expr='up{job="mpp-monitor"} == 0',
         for_="5m",
@@ -400,11 +421,62 @@ count by (site) (time() - mpp_probe_last_run_timestamp_seconds > 300)
         ),
     ),
     Alert(
+        name="MppNotifierDown",
+        expr='up{job="mpp-notifier"} == 0',
+        for_="2m",
+        severity="critical",
+        labels=OPERATOR_LABELS,
+        summary="Notifier mpp-monitor {{ $labels.instance }} mati",
+        description=(
+            "Prometheus gagal mengambil /metrics dari `mpp-monitor notify` di "
+            "{{ $labels.instance }}. Pesan peringatan lewat WhatsApp, Telegram dan SMS tidak "
+            "terkirim sampai notifier hidup lagi (antrean di disk tetap tersimpan)."
+        ),
+        summary_en="mpp-monitor notifier {{ $labels.instance }} is down",
+        description_en=(
+            "Prometheus fails to scrape /metrics of `mpp-monitor notify` at "
+            "{{ $labels.instance }}. Alert messages by WhatsApp, Telegram and SMS are not "
+            "delivered until it is back (its outbox on disk keeps them)."
+        ),
+    ),
+    Alert(
+        name="MppNotifierBacklog",
+        expr="""
+label_replace(
+  max by (team, channel) (mpp_notifier_outbox_oldest_age_seconds),
+  "notify_team", "$1", "team", "(.*)"
+) > 900
+""",
+        for_="5m",
+        severity="warning",
+        labels=OPERATOR_LABELS,
+        summary=(
+            "Pesan untuk tim {{ $labels.notify_team }} lewat {{ $labels.channel }} "
+            "tertahan lebih dari 15 menit"
+        ),
+        description=(
+            "Pesan tertua untuk tim {{ $labels.notify_team }} lewat kanal "
+            "{{ $labels.channel }} sudah {{ humanizeDuration $value }} menunggu di outbox: "
+            "gateway tidak terjangkau (internet putus?) atau menolak. Pesan tetap dicoba "
+            "sampai kedaluwarsa."
+        ),
+        summary_en=(
+            "Messages to team {{ $labels.notify_team }} via {{ $labels.channel }} "
+            "held for over 15 minutes"
+        ),
+        description_en=(
+            "The oldest message to team {{ $labels.notify_team }} via channel "
+            "{{ $labels.channel }} has waited {{ humanizeDuration $value }} in the outbox: "
+            "the gateway is unreachable (internet down?) or refuses. It is retried until it "
+            "expires."
+        ),
+    ),
+    Alert(
         name="MppNotifierFailing",
         expr="""
 label_replace(
   sum by (team, channel, result) (
-    increase(mpp_notifier_messages_total{result=~"failed|dropped"}[30m])
+    increase(mpp_notifier_messages_total{result=~"failed|dropped|expired"}[30m])
   ),
   "notify_team", "$1", "team", "(.*)"
 ) > 0
@@ -419,7 +491,8 @@ label_replace(
         description=(
             '{{ printf "%.0f" $value }} pesan untuk tim {{ $labels.notify_team }} lewat kanal '
             "{{ $labels.channel }} berstatus {{ $labels.result }} dalam 30 menit terakhir "
-            "(failed: gateway menolak atau mati; dropped: antrean penuh)."
+            "(failed: gateway menolak atau mati; dropped: antrean penuh atau disk gagal; "
+            "expired: tidak terkirim selama masa berlaku)."
         ),
         summary_en=(
             "Alert messages to team {{ $labels.notify_team }} via {{ $labels.channel }} "
@@ -428,7 +501,8 @@ label_replace(
         description_en=(
             '{{ printf "%.0f" $value }} message(s) to team {{ $labels.notify_team }} via '
             "channel {{ $labels.channel }} ended {{ $labels.result }} in the last 30 minutes "
-            "(failed: the gateway refused or is down; dropped: the queue was full)."
+            "(failed: the gateway refused or is down; dropped: the outbox was full or failed; "
+            "expired: undelivered for its whole lifetime)."
         ),
     ),
 ]

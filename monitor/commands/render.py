@@ -39,6 +39,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="critical",
         help="what notifies outside service hours and on closed days (default %(default)s)",
     )
+    am.add_argument(
+        "--heartbeat-url",
+        default="",
+        metavar="URL",
+        help="external dead man's switch receiver for MppWatchdog (re-sent every minute)",
+    )
+    am.add_argument("--heartbeat-interval", default="1m", help="(default %(default)s)")
     am.add_argument("--group-wait", default="30s")
     am.add_argument("--group-interval", default="5m")
     am.add_argument("--repeat-interval", default="4h")
@@ -52,6 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     pr = parser.add_argument_group("prometheus")
     pr.add_argument("--monitor", action="append", default=[], metavar="HOST:PORT")
     pr.add_argument("--alertmanager", action="append", default=[], metavar="HOST:PORT")
+    pr.add_argument(
+        "--notifier",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="`mpp-monitor notify` to scrape as job mpp-notifier (when it runs apart)",
+    )
     pr.add_argument("--rules", action="append", default=[], metavar="FILE")
     pr.add_argument("--scrape-interval", default="15s")
     sm = parser.add_argument_group("smsd (gammu-smsd for the SMS channel)")
@@ -100,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
             smtp_smarthost=args.smtp_smarthost,
             smtp_from=args.smtp_from,
             holiday_years=years,
+            heartbeat_url=args.heartbeat_url,
+            heartbeat_interval=args.heartbeat_interval,
         )
         text = render_alertmanager(inv, opts)
     else:
@@ -109,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
             alertmanager=args.alertmanager or ["127.0.0.1:9093"],
             rule_files=args.rules or [str(ROOT / "alerts" / "mpp-rules.yml")],
             scrape_interval=args.scrape_interval,
+            notifier_targets=args.notifier,
         )
     return _write(args, text)
 

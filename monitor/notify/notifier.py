@@ -23,6 +23,13 @@ standby for ``after`` seconds and is sent only if none of the team's ``always`` 
 delivered it by then (else it is counted ``superseded``). When the site goes offline, waiting
 standby messages of its lanes become due at once. A lane delivers its due messages in order.
 
+**"Site offline" is not late news**: over an internet channel, a firing ``MppSiteOffline``
+could only arrive once the internet is back, when it is no longer true. While the site is
+marked offline (the alert has not resolved) such a message is held, for at most
+``offline_hold`` (15 min) after it was accepted, so that its resolution collapses it into one
+"PULIH" message with the outage's span; the SMS went at once. A restart keeps this: a firing
+site-offline message recovered from the outbox marks its site offline again.
+
 For the exporter (no prometheus_client here): ``stats[(team, channel, result)]`` is the
 counter behind ``mpp_notifier_messages_total`` (every configured pair starts at 0 for each
 result, so ``increase()`` sees the first failure), ``queue_length`` the gauge behind
@@ -81,6 +88,8 @@ class NotifierSettings(BaseModel):
     request_timeout: float = Field(default=10.0, gt=0)  # seconds per attempt
     default_timezone: str = "Asia/Makassar"
     max_alerts_per_message: int = Field(default=10, ge=1)
+    # a firing "site offline" waits this long on internet channels for its resolution
+    offline_hold: float = Field(default=900.0, ge=0, le=86400)
 
     @field_validator("default_timezone")
     @classmethod
@@ -450,6 +459,18 @@ class Notifier:
             if due:
                 self._wake.get(key, asyncio.Event()).set()
 
+    def _due_at(self, m: Message) -> float:
+        """Wall time from which the message may be sent (standby, or a held site-offline)."""
+        due = m.not_before
+        if (
+            m.site in self._offline_sites
+            and m.payload.get("status") == "firing"
+            and not (m.channel is not None and m.channel.short)
+            and _only_site_offline(m)
+        ):
+            due = max(due, m.created + self.settings.offline_hold)
+        return due
+
     def _was_told(self, lane: Lane, alert: WebhookAlert) -> bool:
         return (lane, _alert_key(lane[0], lane[1], alert)) in self._told
 
@@ -621,6 +642,8 @@ class Notifier:
             )
             if not m.not_before:
                 self._remember_told(m)
+            if m.payload.get("status") == "firing" and _only_site_offline(m):
+                self._offline_sites.add(m.site)  # its resolution has not come yet
             self._lanes.setdefault(m.lane, deque()).append(m)
             self._pending += 1
             self._idle.clear()
@@ -687,9 +710,9 @@ class Notifier:
         try:
             while lane:
                 now = time.time()
-                m = next((w for w in lane if w.not_before <= now), None)
-                if m is None:  # only standby escalations: sleep until the first is due
-                    delay: float | None = min(w.not_before for w in lane) - now
+                m = next((w for w in lane if self._due_at(w) <= now), None)
+                if m is None:  # only standby or held messages: sleep until the first is due
+                    delay: float | None = min(self._due_at(w) for w in lane) - now
                     wake.clear()
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(delay):
@@ -797,6 +820,14 @@ class Notifier:
             m.channel_name,
             reason,
         )
+
+
+def _only_site_offline(m: Message) -> bool:
+    alerts = m.payload.get("alerts", [])
+    return bool(alerts) and all(
+        a.get("labels", {}).get("alertname") == SITE_OFFLINE_ALERT and a.get("status") == "firing"
+        for a in alerts
+    )
 
 
 def _age(seconds: float) -> str:

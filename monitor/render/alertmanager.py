@@ -10,6 +10,17 @@ carry; critical alerts always notify; warning/info notify only inside the site's
 hours and never on closed days (configurable with ``off_hours``). Receivers deliver through
 the monitor's own notifier webhook (Indonesian messages, WhatsApp/Telegram gateways with
 tokens from the environment), or Alertmanager's e-mail where a team has an e-mail channel.
+
+Two routes come before the teams' (``continue: false``):
+
+- ``MppWatchdog`` (always firing) goes only to the external heartbeat URL
+  (``heartbeat_url``), re-sent every minute; without one it goes nowhere, never to a team.
+- The alerts about the monitor itself (``MppMonitorDown``, ``MppMonitorAbsent``,
+  ``MppNotifierDown``) go to the operating team by Alertmanager's own e-mail (no mpp-monitor
+  process needed) and to the notifier webhook: run ``mpp-monitor notify`` apart
+  (``notifier_url`` pointing at it) and a dead prober cannot silence its own alert.
+  Alertmanager 0.25's ``telegram_configs`` needs the bot token inline in alertmanager.yml
+  (``bot_token_file`` arrives in 0.26): not rendered, since no secret is written inline.
 """
 
 from __future__ import annotations
@@ -48,6 +59,9 @@ _MONTHS = [
 ]
 
 # Alerts silenced while their site is offline (no uplink at all): what depends on internet.
+WATCHDOG = "MppWatchdog"
+MONITOR_ALERTS = ("MppMonitorDown", "MppMonitorAbsent", "MppNotifierDown")
+
 _SITE_OFFLINE_SILENCES = (
     "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow|MppCounterCannotServe"
 )
@@ -65,6 +79,8 @@ class RenderOptions:
     smtp_smarthost: str = "localhost:25"
     smtp_from: str = "mpp-monitor@localhost"
     holiday_years: tuple[int, ...] = ()  # default: this year and next
+    heartbeat_url: str = ""  # the dead man's switch receiver outside the building
+    heartbeat_interval: str = "1m"
 
 
 def _service_interval(site: Site) -> list[dict[str, Any]]:
@@ -131,6 +147,51 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     return rec
 
 
+def _heartbeat(opts: RenderOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The Watchdog's route and receiver."""
+    receiver: dict[str, Any] = {"name": "heartbeat"}
+    if opts.heartbeat_url:
+        receiver["webhook_configs"] = [
+            {"url": opts.heartbeat_url, "send_resolved": False, "max_alerts": 1}
+        ]
+    route = {
+        "matchers": [f'alertname="{WATCHDOG}"'],
+        "receiver": "heartbeat",
+        "group_by": ["site"],
+        "group_wait": "0s",
+        "group_interval": opts.heartbeat_interval,
+        "repeat_interval": opts.heartbeat_interval,
+        "continue": False,
+    }
+    return route, receiver
+
+
+def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The alerts about the monitor itself: the operating team by e-mail and the webhook."""
+    team = next((t for t in site.teams if t.id == site.network_team), None)
+    name = f"{site.id}-{site.network_team}-monitor"
+    receiver: dict[str, Any] = {"name": name}
+    base = opts.notifier_url.rstrip("/")
+    receiver["webhook_configs"] = [
+        {
+            "url": base + WEBHOOK_PATH.format(team=site.network_team) + f"?site={site.id}",
+            "send_resolved": True,
+            "max_alerts": 50,
+        }
+    ]
+    emails = [
+        ", ".join(c.to) for c in (team.channels if team else []) if isinstance(c, EmailChannel)
+    ]
+    if emails:
+        receiver["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
+    route = {
+        "matchers": [f'site="{site.id}"', f'alertname=~"{"|".join(MONITOR_ALERTS)}"'],
+        "receiver": name,
+        "continue": False,
+    }
+    return route, receiver
+
+
 def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> dict[str, Any]:
     """The alertmanager.yml content as a dict."""
     opts = opts or RenderOptions()
@@ -140,6 +201,13 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
     time_intervals: list[dict[str, Any]] = []
     site_routes: list[dict[str, Any]] = []
     inhibit: list[dict[str, Any]] = []
+    heartbeat_route, heartbeat_receiver = _heartbeat(opts)
+    receivers.append(heartbeat_receiver)
+    first_routes: list[dict[str, Any]] = [heartbeat_route]
+    for site in inv.sites:
+        monitor_route, monitor_receiver = _monitor_route(site, opts)
+        first_routes.append(monitor_route)
+        receivers.append(monitor_receiver)
     for site in inv.sites:
         hours_name = f"{site.id}-service-hours"
         closed_name = f"{site.id}-closed-days"
@@ -213,7 +281,7 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
             "group_wait": opts.group_wait,
             "group_interval": opts.group_interval,
             "repeat_interval": opts.repeat_interval,
-            "routes": site_routes,
+            "routes": first_routes + site_routes,
         },
         "receivers": receivers,
         "inhibit_rules": inhibit,

@@ -15,12 +15,33 @@ def prometheus_config(
     alertmanager: list[str],
     rule_files: list[str],
     scrape_interval: str = "15s",
+    notifier_targets: list[str] | None = None,
 ) -> dict[str, Any]:
-    """prometheus.yml content: the mpp-monitor scrape job, rules and Alertmanager."""
+    """prometheus.yml content: the mpp-monitor scrape job (and ``mpp-notifier`` when the
+    notifier runs apart), rules and Alertmanager."""
     # Alerts about the monitor itself (down, not scraped, reload failed) carry no site or team
     # of their own: they take them from the external labels, so they reach the team that
     # operates the monitor (the first site's network team, Kominfo) instead of nobody.
     first = inv.sites[0]
+    timeout = "10s" if scrape_interval not in ("1s", "2s", "5s") else "1s"
+    jobs: list[dict[str, Any]] = [
+        {
+            "job_name": "mpp-monitor",
+            "scrape_interval": scrape_interval,
+            "scrape_timeout": timeout,
+            "static_configs": [{"targets": monitor_targets}],
+            "metric_relabel_configs": [],
+        }
+    ]
+    if notifier_targets:
+        jobs.append(
+            {
+                "job_name": "mpp-notifier",
+                "scrape_interval": scrape_interval,
+                "scrape_timeout": timeout,
+                "static_configs": [{"targets": notifier_targets}],
+            }
+        )
     return {
         "global": {
             "scrape_interval": scrape_interval,
@@ -29,15 +50,7 @@ def prometheus_config(
         },
         "rule_files": rule_files,
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": alertmanager}]}]},
-        "scrape_configs": [
-            {
-                "job_name": "mpp-monitor",
-                "scrape_interval": scrape_interval,
-                "scrape_timeout": "10s" if scrape_interval not in ("1s", "2s", "5s") else "1s",
-                "static_configs": [{"targets": monitor_targets}],
-                "metric_relabel_configs": [],
-            }
-        ],
+        "scrape_configs": jobs,
     }
 
 

@@ -432,3 +432,54 @@ async def test_real_gammu_smsd_sends_the_site_offline_sms(
     assert text == "KRITIS: Internet MPP Paser terputus, sejak 10:03 WITA"
     assert n.stats[("kominfo", "sms", "sent")] == 1
     await n.stop(drain_timeout=0)
+
+
+async def test_site_offline_waits_on_internet_channels_for_its_resolution(
+    gw: FakeGateway, inject: Inject
+) -> None:
+    n = kominfo(hook(gw.url), inject.channel())
+    await n.start()
+    n.submit(payload(site_offline()), team="kominfo")
+    await until(sms_sent(n, 1))  # the SMS goes at once
+    await n.quiet()
+    assert gw.attempts == []  # held: "offline" over the internet is old news on arrival
+    n.submit(payload(site_offline("resolved")), team="kominfo")
+    await n.join()
+    (msg,) = gw.attempts
+    assert msg.json["status"] == "resolved"
+    assert "PULIH" in msg.json["text"] and "10:03–10:41 WITA (38 menit)" in msg.json["text"]
+    assert n.stats[("kominfo", "webhook", "collapsed")] == 1
+    await n.stop()
+
+
+async def test_a_held_site_offline_goes_when_the_hold_ends(gw: FakeGateway) -> None:
+    n = kominfo(hook(gw.url), settings=FAST.model_copy(update={"offline_hold": 0.2}))
+    await n.start()
+    n.submit(payload(site_offline()), team="kominfo")
+    got = await gw.next()
+    assert got.json["status"] == "firing" and "Internet MPP Paser terputus" in got.json["text"]
+    await n.stop()
+
+
+async def test_a_recovered_site_offline_message_is_held_again(
+    gw: FakeGateway, tmp_path: Path
+) -> None:
+    from monitor.notify.outbox import Outbox
+
+    path = tmp_path / "outbox.sqlite"
+    first = kominfo(hook(closed_port_url()), outbox=Outbox(path))
+    await first.start()
+    first.submit(payload(site_offline()), team="kominfo")
+    await first.quiet()
+    await first.stop(drain_timeout=0)
+    first.outbox.close()
+    second = kominfo(hook(gw.url), outbox=Outbox(path))  # a restart; the gateway is back
+    await second.start()
+    assert second.site_offline("paser")
+    await second.quiet()
+    assert gw.attempts == []
+    second.submit(payload(site_offline("resolved")), team="kominfo")
+    await second.join()
+    assert [r.json["status"] for r in gw.attempts] == ["resolved"]
+    await second.stop()
+    second.outbox.close()

@@ -130,6 +130,17 @@ CASES = [
         ["site=tanagrogot", "team=kominfo", "severity=critical", "alertname=MppLinkDown"],
         "tanagrogot-kominfo",
     ),
+    # the dead man's switch goes only to the heartbeat receiver, never to a team
+    (["site=paser", "team=kominfo", "severity=info", "alertname=MppWatchdog"], "heartbeat"),
+    # the monitor's own alerts take the path that needs no prober (e-mail, the notifier)
+    (
+        ["site=paser", "team=kominfo", "severity=critical", "alertname=MppMonitorDown"],
+        "paser-kominfo-monitor",
+    ),
+    (
+        ["site=tanagrogot", "team=kominfo", "severity=critical", "alertname=MppNotifierDown"],
+        "tanagrogot-kominfo-monitor",
+    ),
     # unknown team or site: nobody is woken up
     (["site=paser", "team=nobody", "severity=critical"], "blackhole"),
     (["site=elsewhere", "team=kominfo", "severity=critical"], "blackhole"),
@@ -165,6 +176,32 @@ def test_receivers_use_notifier_webhook_and_email(tmp_path: Path) -> None:
     assert "TG_TOKEN" not in text and "WAHA_KEY" not in text
 
 
+def test_heartbeat_and_monitor_receivers(tmp_path: Path) -> None:
+    path = tmp_path / "inv.yaml"
+    path.write_text(INVENTORY)
+    inv = load_config(path).inventory
+    bare = alertmanager_config(inv, RenderOptions())
+    receivers = {r["name"]: r for r in bare["receivers"]}
+    assert receivers["heartbeat"] == {"name": "heartbeat"}  # no URL: it goes nowhere
+    cfg = alertmanager_config(
+        inv,
+        RenderOptions(
+            heartbeat_url="https://hc.example.id/ping/paser", notifier_url="http://n:9470"
+        ),
+    )
+    receivers = {r["name"]: r for r in cfg["receivers"]}
+    assert receivers["heartbeat"]["webhook_configs"] == [
+        {"url": "https://hc.example.id/ping/paser", "send_resolved": False, "max_alerts": 1}
+    ]
+    first = cfg["route"]["routes"][0]
+    assert first["matchers"] == ['alertname="MppWatchdog"']
+    assert (first["repeat_interval"], first["group_wait"], first["continue"]) == ("1m", "0s", False)
+    monitor = receivers["paser-kominfo-monitor"]
+    assert monitor["webhook_configs"][0]["url"] == (
+        "http://n:9470/api/v1/alerts/webhook/kominfo?site=paser"
+    )
+
+
 def test_off_hours_and_closed_days(tmp_path: Path) -> None:
     inv = tmp_path / "inv.yaml"
     inv.write_text(INVENTORY)
@@ -194,7 +231,7 @@ def test_off_hours_and_closed_days(tmp_path: Path) -> None:
         "days_of_month": ["24"],
         "location": "Asia/Makassar",
     } in closed
-    site_route = cfg["route"]["routes"][0]
+    (site_route,) = [r for r in cfg["route"]["routes"] if r["matchers"] == ['site="paser"']]
     kominfo = site_route["routes"][0]
     assert kominfo["routes"][0] == {
         "matchers": ['severity="critical"'],
