@@ -13,20 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 import time
 
-from monitor.inventory import ConfigError, load_plan
 from monitor.notify.notifier import SITE_OFFLINE_ALERT, Notifier
 from monitor.notify.routing import routing_from_plan
 from monitor.plan import Plan
 from monitor.web.config import (
-    ListenError,
     WebConfig,
-    load_web_config,
     os_error_text,
-    parse_listen,
 )
 
 HELP = "Deliver alerts apart from the prober: Alertmanager's webhook and the durable outbox."
@@ -121,7 +116,7 @@ async def serve_notifier(
     stop: asyncio.Event,
 ) -> str:
     """Run the standalone notifier until ``stop`` is set; return the URL it served."""
-    from monitor.commands.run import StartupError, open_outbox
+    from monitor.commands.run import StartupError, open_outbox, run_until
     from monitor.web.app import Reloader, WebServer, make_notify_app
 
     process = NotifyProcess()
@@ -135,7 +130,6 @@ async def serve_notifier(
     reloader = Reloader(process, config_path)
     app = make_notify_app(process, notifier, reloader, web_config=web_config)
     server = WebServer(app, web_config=web_config)
-    loop = asyncio.get_running_loop()
     try:
         try:
             url = await server.start(*listen)
@@ -149,19 +143,7 @@ async def serve_notifier(
             flush=True,
         )
 
-        reloads: set[asyncio.Task[list[str]]] = set()
-
-        def hup() -> None:
-            log.info("SIGHUP: reloading %s", config_path)
-            task = loop.create_task(reloader.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, hup)
-        try:
-            await stop.wait()
-        finally:
-            loop.remove_signal_handler(signal.SIGHUP)
+        await run_until(stop, reloader, config_path)
         return url
     finally:
         await server.stop()  # the app's cleanup stops the notifier (the outbox keeps the rest)
@@ -170,19 +152,13 @@ async def serve_notifier(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from monitor.commands.run import StartupError
+    from monitor.commands.run import StartupError, read_startup, stop_on_signals
 
-    try:
-        listen = parse_listen(args.listen)
-        plan = load_plan(args.config)
-        web_config = load_web_config(args.web_config)
-    except (ConfigError, ListenError) as exc:
-        print(exc, file=sys.stderr)
+    startup = read_startup(args)
+    if startup is None:
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    listen, plan, web_config = startup
+    stop = stop_on_signals()
     try:
         await serve_notifier(
             plan,

@@ -11,12 +11,15 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from monitor.inventory import ConfigError, load_plan
 from monitor.notify.outbox import Outbox, OutboxError
 from monitor.plan import Plan
 from monitor.state import InMaintenance
+
+if TYPE_CHECKING:
+    from monitor.web.app import Reloader
 from monitor.web.config import (
     DEFAULT_LISTEN,
     ListenError,
@@ -192,7 +195,6 @@ async def serve(
         down_after=plan.down_after,
         up_after=plan.up_after,
     )
-    loop = asyncio.get_running_loop()
     server: WebServer | None = None
     notifier: Notifier | None = None
     try:
@@ -224,21 +226,7 @@ async def serve(
         if on_listening is not None:
             on_listening(url)
 
-        reloads: set[asyncio.Task[list[str]]] = set()
-
-        def hup() -> None:
-            log.info("SIGHUP: reloading %s", config_path)
-            task = loop.create_task(reloader.reload())
-            reloads.add(task)
-            task.add_done_callback(reloads.discard)
-
-        loop.add_signal_handler(signal.SIGHUP, hup)
-        try:
-            await stop.wait()
-        finally:
-            loop.remove_signal_handler(signal.SIGHUP)
-            for task in reloads:
-                task.cancel()
+        await run_until(stop, reloader, config_path)
     finally:
         if server is not None:
             await server.stop()
@@ -249,18 +237,50 @@ async def serve(
             notifier.outbox.close()
 
 
-async def _main(args: argparse.Namespace) -> int:
+async def run_until(stop: asyncio.Event, reloader: Reloader, config_path: str | Path) -> None:
+    """Serve until ``stop`` is set; SIGHUP reloads the inventory meanwhile."""
+    loop = asyncio.get_running_loop()
+    reloads: set[asyncio.Task[list[str]]] = set()
+
+    def hup() -> None:
+        log.info("SIGHUP: reloading %s", config_path)
+        task = loop.create_task(reloader.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+
+    loop.add_signal_handler(signal.SIGHUP, hup)
     try:
-        listen = parse_listen(args.listen)
-        plan = load_plan(args.config)
-        web_config = load_web_config(args.web_config)
+        await stop.wait()
+    finally:
+        loop.remove_signal_handler(signal.SIGHUP)
+        for task in reloads:
+            task.cancel()
+
+
+def read_startup(args: argparse.Namespace) -> tuple[tuple[str, int], Plan, WebConfig] | None:
+    """``--listen``, ``--config`` and ``--web.config`` read; None after printing the error."""
+    try:
+        return parse_listen(args.listen), load_plan(args.config), load_web_config(args.web_config)
     except (ConfigError, ListenError) as exc:
         print(exc, file=sys.stderr)
-        return 1
+        return None
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event SIGINT and SIGTERM set."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+async def _main(args: argparse.Namespace) -> int:
+    startup = read_startup(args)
+    if startup is None:
+        return 1
+    listen, plan, web_config = startup
+    stop = stop_on_signals()
 
     def listening(url: str) -> None:
         print(

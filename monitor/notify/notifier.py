@@ -30,6 +30,13 @@ marked offline (the alert has not resolved) such a message is held, for at most
 "PULIH" message with the outage's span; the SMS went at once. A restart keeps this: a firing
 site-offline message recovered from the outbox marks its site offline again.
 
+**The local fast path**: with ``offline_source`` (the notifier inside ``run``), the notifier
+watches the monitor's own ``mpp_site_internet_up``; when a site loses its last uplink it
+sends "site offline" at once to the network team's ``offline`` channels (SMS), without waiting
+for Prometheus' ``for: 2m`` and Alertmanager's grouping, which need minutes, and "pulih" with
+the span when the internet is back. Alertmanager's ``MppSiteOffline`` for the same outage
+(until an hour after it) is then not sent on those channels a second time.
+
 For the exporter (no prometheus_client here): ``stats[(team, channel, result)]`` is the
 counter behind ``mpp_notifier_messages_total`` (every configured pair starts at 0 for each
 result, so ``increase()`` sees the first failure), ``queue_length`` the gauge behind
@@ -40,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import math
 import sqlite3
@@ -70,6 +78,7 @@ log = logging.getLogger("monitor.notify")
 
 RESULTS = ("sent", "failed", "dropped", "expired", "collapsed", "superseded")
 SITE_OFFLINE_ALERT = "MppSiteOffline"
+FAST_PATH_MEMORY_SECONDS = 3600  # AM's copy of a fast-path outage is dropped this long after
 TOLD_MEMORY_SECONDS = 7 * 86400  # how long a lane remembers the firing alerts it carried
 
 
@@ -90,6 +99,7 @@ class NotifierSettings(BaseModel):
     max_alerts_per_message: int = Field(default=10, ge=1)
     # a firing "site offline" waits this long on internet channels for its resolution
     offline_hold: float = Field(default=900.0, ge=0, le=86400)
+    watch_interval: float = Field(default=1.0, gt=0, le=60)  # the local fast path's check
 
     @field_validator("default_timezone")
     @classmethod
@@ -211,6 +221,10 @@ class Notifier:
         self._offline_sites: set[str] = set()  # MppSiteOffline firing, as seen by the webhook
         self._told: dict[tuple[Lane, tuple[str, str, str, str]], float] = {}  # lane carried it
         self._delivered: dict[int, float] = {}  # outbox id -> when it was sent
+        self._fast_offline: dict[str, float] = {}  # site -> wall time the fast path told
+        self._fast_seen: dict[str, float] = {}  # site -> until when AM's copies are dropped
+        self._network_teams: dict[str, str] = {}
+        self._watcher: asyncio.Task[None] | None = None
         self.configure(routing or Routing())
         self._follow_plan()
 
@@ -227,6 +241,7 @@ class Notifier:
                 if not isinstance(ch, EmailChannel)  # Alertmanager delivers e-mail itself
             ]
         self._targets = targets
+        self._network_teams = dict(routing.network_teams)
         self._formatter = Formatter(
             names=dict(routing.names),
             timezones=dict(routing.timezones),
@@ -331,6 +346,8 @@ class Notifier:
         for t in targets:
             alerts = filter_alerts(fresh, t.channel.severity, t.channel.send_resolved)
             lane: Lane = (resolved_site, team, t.name)
+            if t.channel.when != "always" and resolved_site in self._fast_seen:
+                alerts = [a for a in alerts if not _from_alertmanager_site_offline(a)]
             if t.channel.when == "always" or offline:
                 batches = [(alerts, False)]
             else:  # an escalation channel while the site is online
@@ -435,8 +452,8 @@ class Notifier:
 
     def _track_offline(self, site: str, group: AlertGroup) -> None:
         for a in group.alerts:
-            if a.labels.get("alertname") != SITE_OFFLINE_ALERT:
-                continue
+            if not _from_alertmanager_site_offline(a):
+                continue  # the local fast path keeps its own record (_fast_offline)
             where = a.labels.get("site", site)
             if a.status == "resolved":
                 self._offline_sites.discard(where)
@@ -458,6 +475,74 @@ class Notifier:
                     due = True
             if due:
                 self._wake.get(key, asyncio.Event()).set()
+
+    async def _watch_sites(self) -> None:
+        """The local fast path (see the module docstring)."""
+        while True:
+            try:
+                self.check_sites()
+            except Exception:  # a bug here must not stop the watch
+                log.exception("notify: site watch failed")
+            await asyncio.sleep(self.settings.watch_interval)  # a periodic check, not a wait
+
+    def check_sites(self, now: float | None = None) -> None:
+        """Compare each site's internet with what the fast path told; act on changes."""
+        source = self.offline_source
+        if source is None:
+            return
+        self._follow_plan()
+        wall = time.time() if now is None else now
+        for site, team in self._network_teams.items():
+            if source(site):
+                if site not in self._fast_offline:
+                    self._fast_offline[site] = wall
+                    self._fast_seen[site] = math.inf
+                    self._fast_path(site, team, wall, None)
+            elif site in self._fast_offline:
+                started = self._fast_offline.pop(site)
+                self._fast_seen[site] = wall + FAST_PATH_MEMORY_SECONDS
+                self._fast_path(site, team, started, wall)
+        for site, until in list(self._fast_seen.items()):
+            if until < wall:
+                del self._fast_seen[site]
+
+    def _fast_path(self, site: str, team: str, wall: float, ended: float | None) -> None:
+        started = dt.datetime.fromtimestamp(wall, dt.UTC).isoformat()
+        site_name = self._formatter.names.get(("site", site), site)
+        alert: dict[str, Any] = {
+            "status": "firing" if ended is None else "resolved",
+            "labels": {
+                "alertname": SITE_OFFLINE_ALERT,
+                "severity": "critical",
+                "site": site,
+                "team": team,
+                "kind": "site",
+                "source": "mpp-monitor",
+            },
+            "annotations": {
+                "summary": f"{site_name} tanpa internet: semua link putus",
+                "summary_en": f"{site_name} offline: every internet link is down",
+            },
+            "startsAt": started,
+            "fingerprint": f"fast-{site}",
+        }
+        if ended is not None:
+            alert["endsAt"] = dt.datetime.fromtimestamp(ended, dt.UTC).isoformat()
+        group = AlertGroup.model_validate(
+            {"status": alert["status"], "groupKey": f"fast/{site}", "alerts": [alert]}
+        )
+        offline = [
+            t.name for t in self._targets.get((site, team), []) if t.channel.when != "always"
+        ]
+        log.warning(
+            "notify: site %s %s: telling %s by %s",
+            site,
+            "has no internet" if ended is None else "is back online",
+            team,
+            offline,
+        )
+        for name in offline:
+            self.submit(group, team=team, site=site, channel=name)
 
     def _due_at(self, m: Message) -> float:
         """Wall time from which the message may be sent (standby, or a held site-offline)."""
@@ -623,6 +708,8 @@ class Notifier:
         for lane, waiting in self._lanes.items():
             if waiting:
                 self._kick(lane)
+        if self.offline_source is not None and self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_sites(), name="notify-offline-watch")
 
     def _recover(self, stored: list[Stored]) -> None:
         known = {m.id for lane in self._lanes.values() for m in lane}
@@ -679,6 +766,9 @@ class Notifier:
                     await self._idle.wait()
             self._running = False
             tasks = list(self._lane_tasks.values())
+            if self._watcher is not None:
+                tasks.append(self._watcher)
+                self._watcher = None
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -820,6 +910,10 @@ class Notifier:
             m.channel_name,
             reason,
         )
+
+
+def _from_alertmanager_site_offline(a: WebhookAlert) -> bool:
+    return a.labels.get("alertname") == SITE_OFFLINE_ALERT and "source" not in a.labels
 
 
 def _only_site_offline(m: Message) -> bool:

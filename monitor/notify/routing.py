@@ -23,6 +23,7 @@ class Routing:
     channels: Mapping[TeamKey, Sequence[Channel]] = field(default_factory=dict)
     names: Names = field(default_factory=dict)
     timezones: Mapping[str, str] = field(default_factory=dict)
+    network_teams: Mapping[str, str] = field(default_factory=dict)  # site -> uplinks' owner
 
 
 def routing_from_plan(plan: Plan) -> Routing:
@@ -33,8 +34,10 @@ def routing_from_plan(plan: Plan) -> Routing:
     channels: dict[TeamKey, list[Channel]] = {}
     names: dict[tuple[str, str], str] = {}
     timezones: dict[str, str] = {}
+    network_teams: dict[str, str] = {}
     for site in plan.sites:
         timezones[site.id] = site.timezone
+        network_teams[site.id] = site.network_team
         names[("site", site.id)] = site.name
         for team in site.teams:
             names.setdefault(("team", team.id), team.name)
@@ -45,4 +48,4 @@ def routing_from_plan(plan: Plan) -> Routing:
             names.setdefault(("link", link.id), link.name)
     for entity in plan.entities.values():
         names[("entity", entity.id)] = entity.name
-    return Routing(channels=channels, names=names, timezones=timezones)
+    return Routing(channels=channels, names=names, timezones=timezones, network_teams=network_teams)

@@ -57,3 +57,36 @@ def render_smsd(opts: SmsdOptions | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def dummy_smsd(workdir: Path) -> tuple[Path, Path]:
+    """A gammu-smsdrc for gammu's dummy phone under ``workdir`` (demos, tests, benchmarks):
+    return (config file, spool). Start ``gammu-smsd -c CONFIG`` on it."""
+    spool = workdir / "spool"
+    for d in ("inbox", "outbox", "sent", "error"):
+        (spool / d).mkdir(parents=True, exist_ok=True)
+    (workdir / "phone").mkdir(exist_ok=True)
+    config = workdir / "smsdrc"
+    opts = SmsdOptions(
+        device=str(workdir / "phone"),
+        connection="none",
+        model="dummy",
+        spool=spool,
+        logfile=str(workdir / "smsd.log"),
+    )
+    config.write_text(render_smsd(opts), encoding="utf-8")
+    return config, spool
+
+
+def sent_messages(spool: Path) -> list[tuple[str, str]]:
+    """(number, text) of each message in the spool's ``sent/``, oldest first.
+
+    gammu-smsd's files backend writes ``.smsbackup`` files: ``Number = "+62..."`` and the text
+    as UCS-2 (UTF-16-BE) hex split over ``Text00``, ``Text01``..."""
+    out: list[tuple[str, str]] = []
+    for path in sorted((spool / "sent").glob("*.smsbackup")):
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        fields = dict(ln.split(" = ", 1) for ln in lines if " = " in ln and not ln.startswith(";"))
+        hex_text = "".join(v for k, v in sorted(fields.items()) if k.startswith("Text"))
+        out.append((fields["Number"].strip('"'), bytes.fromhex(hex_text).decode("utf-16-be")))
+    return out

@@ -240,6 +240,34 @@ def guard_middleware(cfg: WebConfig) -> Middleware:
     return guard
 
 
+def _base_app(
+    web_config: WebConfig | None, ready_now: Callable[[], bool], reloader: Reloader
+) -> web.Application:
+    """An app with the guard and the lifecycle routes: health, ready and reload."""
+
+    async def healthy(request: web.Request) -> web.Response:
+        return web.Response(text="OK\n")
+
+    async def ready(request: web.Request) -> web.Response:
+        if ready_now():
+            return web.Response(text="Ready\n")
+        return web.Response(status=503, text="Not ready\n")
+
+    async def reload(request: web.Request) -> web.Response:
+        errors = await reloader.reload()
+        if errors:
+            return web.Response(status=400, text="\n".join(errors) + "\n")
+        return web.Response(text="OK\n")
+
+    cfg = web_config or WebConfig()
+    app = web.Application(middlewares=[guard_middleware(cfg)], client_max_size=MAX_REQUEST_BODY)
+    app.router.add_get("/-/healthy", healthy)
+    app.router.add_get("/-/ready", ready)
+    app.router.add_post("/-/reload", reload)
+    app.router.add_put("/-/reload", reload)
+    return app
+
+
 def make_app(
     service: ServiceLike,
     reloader: Reloader,
@@ -249,21 +277,6 @@ def make_app(
     refresh_seconds: int = 10,
 ) -> web.Application:
     """Build the aiohttp application over a running service."""
-    cfg = web_config or WebConfig()
-
-    async def healthy(request: web.Request) -> web.Response:
-        return web.Response(text="OK\n")
-
-    async def ready(request: web.Request) -> web.Response:
-        if service.ready:
-            return web.Response(text="Ready\n")
-        return web.Response(status=503, text="Not ready\n")
-
-    async def reload(request: web.Request) -> web.Response:
-        errors = await reloader.reload()
-        if errors:
-            return web.Response(status=400, text="\n".join(errors) + "\n")
-        return web.Response(text="OK\n")
 
     async def status(request: web.Request) -> web.Response:
         snap = service.snapshot()
@@ -284,15 +297,11 @@ def make_app(
             text=body, content_type="text/html", headers={"Cache-Control": "no-store"}
         )
 
-    app = web.Application(middlewares=[guard_middleware(cfg)], client_max_size=MAX_REQUEST_BODY)
+    app = _base_app(web_config, lambda: service.ready, reloader)
     app.router.add_get("/", page)
     app.router.add_get("/api/v1/status", status)
     app[METRICS_HANDLER] = MetricsHandler(service)
     app.router.add_get("/metrics", app[METRICS_HANDLER].handle)
-    app.router.add_get("/-/healthy", healthy)
-    app.router.add_get("/-/ready", ready)
-    app.router.add_post("/-/reload", reload)
-    app.router.add_put("/-/reload", reload)
     if notifier is not None:
         mount_webhook(app, notifier)
     return app
@@ -315,21 +324,6 @@ def make_notify_app(
     web_config: WebConfig | None = None,
 ) -> web.Application:
     """The standalone notifier's app: the webhook, /metrics, health, ready and reload."""
-    cfg = web_config or WebConfig()
-
-    async def healthy(request: web.Request) -> web.Response:
-        return web.Response(text="OK\n")
-
-    async def ready(request: web.Request) -> web.Response:
-        if process.ready:
-            return web.Response(text="Ready\n")
-        return web.Response(status=503, text="Not ready\n")
-
-    async def reload(request: web.Request) -> web.Response:
-        errors = await reloader.reload()
-        if errors:
-            return web.Response(status=400, text="\n".join(errors) + "\n")
-        return web.Response(text="OK\n")
 
     async def metrics(request: web.Request) -> web.Response:
         return web.Response(
@@ -337,12 +331,8 @@ def make_notify_app(
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},
         )
 
-    app = web.Application(middlewares=[guard_middleware(cfg)], client_max_size=MAX_REQUEST_BODY)
+    app = _base_app(web_config, lambda: process.ready, reloader)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/-/healthy", healthy)
-    app.router.add_get("/-/ready", ready)
-    app.router.add_post("/-/reload", reload)
-    app.router.add_put("/-/reload", reload)
     mount_webhook(app, notifier)
     return app
 

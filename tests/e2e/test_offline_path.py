@@ -33,7 +33,7 @@ import pytest
 from aiohttp import web
 from ruamel.yaml import YAML
 
-from monitor.render.smsd import SmsdOptions, render_smsd
+from monitor.render.smsd import dummy_smsd, sent_messages
 from tests.e2e import harness as H
 from tests.web.helpers import free_port, monitor_cmd
 
@@ -120,23 +120,7 @@ async def stack(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
     sink = Sink(free_port())
     await sink.start()
     ports = {k: free_port() for k in ("prober", "notify", "prom", "am", "control")}
-    # gammu-smsd with the dummy phone
-    spool = tmp_path / "spool"
-    for d in ("inbox", "outbox", "sent", "error"):
-        (spool / d).mkdir(parents=True)
-    (tmp_path / "phone").mkdir()
-    smsdrc = tmp_path / "smsdrc"
-    smsdrc.write_text(
-        render_smsd(
-            SmsdOptions(
-                device=str(tmp_path / "phone"),
-                connection="none",
-                model="dummy",
-                spool=spool,
-                logfile=str(tmp_path / "smsd.log"),
-            )
-        )
-    )
+    smsdrc, spool = dummy_smsd(tmp_path)  # gammu-smsd with the dummy phone
     # the demo building, Kominfo reached by "WhatsApp" (beyond the uplinks) and by SMS
     yaml = YAML()
     inv = yaml.load(DEMO.read_text(encoding="utf-8"))
@@ -221,19 +205,6 @@ async def _ok(session: aiohttp.ClientSession, url: str) -> bool:
         return False
 
 
-def _sms(spool: Path) -> list[tuple[str, str]]:
-    out = []
-    for path in sorted((spool / "sent").glob("*.smsbackup")):
-        fields = dict(
-            ln.split(" = ", 1)
-            for ln in path.read_text().splitlines()
-            if " = " in ln and ln[0] != ";"
-        )
-        text = "".join(v for k, v in sorted(fields.items()) if k.startswith("Text"))
-        out.append((fields["Number"].strip('"'), bytes.fromhex(text).decode("utf-16-be")))
-    return out
-
-
 async def test_offline_sms_durable_outbox_independent_path_and_heartbeat(
     stack: dict[str, Any],
 ) -> None:
@@ -274,7 +245,7 @@ async def test_offline_sms_durable_outbox_independent_path_and_heartbeat(
         cut = time.monotonic()
         for link in ("isp-a", "isp-b"):
             await _fault(s, ports["control"], link, True)
-        sms = await until("the site-offline SMS in sent/", lambda: _sms(spool), 120)
+        sms = await until("the site-offline SMS in sent/", lambda: sent_messages(spool), 120)
         timings["cut_to_sms_s"] = time.monotonic() - cut
         assert sms[0][0] == KOMINFO_SMS
         assert sms[0][1].startswith("KRITIS: ") and len(sms[0][1]) <= 160, sms

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -28,16 +28,6 @@ def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FONNTE_TOKEN", FONNTE_TOKEN)
     monkeypatch.setenv("TG_TOKEN", TG_TOKEN)
     monkeypatch.setenv("HOOK_TOKEN", HOOK_TOKEN)
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 def waha(base: str, **kw: Any) -> Channel:

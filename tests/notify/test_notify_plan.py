@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -32,16 +31,6 @@ sites:
     agencies:
       - {id: bpjs-kesehatan, name: BPJS Kesehatan, team: it-bpjs}
 """
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 def _plan(tmp_path: Path, gw: FakeGateway, text: str = INVENTORY) -> Plan:

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import pytest
 
 from tests.notify.gateways import FakeGateway, alert, closed_port_url, group
 from tests.web.helpers import DEMO, Proc, free_port, metric_samples, monitor_cmd, start_monitor
@@ -28,16 +26,6 @@ sites:
         name: Diskominfo
         channels: [{kind: webhook, url: "GW/hook/kominfo"}]
 """
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 class Notify:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,16 +15,6 @@ from monitor.notify.webhook import WEBHOOK_PATH, make_webhook_routes
 from tests.notify.gateways import FakeGateway, alert, group
 
 SETTINGS = NotifierSettings(backoff_base=0.001, backoff_max=0.01, max_attempts=2, queue_size=4)
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 def _hook(base: str, name: str) -> Any:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 FAST = NotifierSettings(backoff_base=0.001, backoff_max=0.01, request_timeout=5)
 # the head of a lane waits a minute after a failure, unless retry_now() or a collapse wakes it
 PATIENT = NotifierSettings(backoff_base=60, backoff_max=60, request_timeout=5)
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 def hook(base: str) -> Channel:

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,21 +23,11 @@ from monitor.notify.channels import Channel, DeliveryError, SmsChannel, parse_ch
 from monitor.notify.messages import SMS_SEGMENT, AlertGroup, Formatter, WebhookAlert, gsm7
 from monitor.notify.notifier import Notifier, NotifierSettings
 from monitor.notify.routing import Routing
-from monitor.render.smsd import SmsdOptions, render_smsd
+from monitor.render.smsd import dummy_smsd, sent_messages
 from tests.notify.gateways import FakeGateway, alert, closed_port_url, group
 
 FAST = NotifierSettings(backoff_base=0.001, backoff_max=0.01, request_timeout=5)
 PASER = Formatter(names={("site", "paser"): "MPP Kabupaten Paser"}, timezones={})
-
-
-@pytest.fixture
-async def gw() -> AsyncIterator[FakeGateway]:
-    gateway = FakeGateway()
-    await gateway.start()
-    try:
-        yield gateway
-    finally:
-        await gateway.close()
 
 
 class Inject:
@@ -387,33 +377,13 @@ GAMMU = shutil.which("gammu-smsd")
 def smsd(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     if GAMMU is None:
         pytest.fail("gammu-smsd is not installed: ./tasks setup installs gammu and gammu-smsd")
-    spool = tmp_path / "spool"
-    for d in ("inbox", "outbox", "sent", "error"):
-        (spool / d).mkdir(parents=True)
-    (tmp_path / "phone").mkdir()
-    rc = tmp_path / "smsdrc"
-    opts = SmsdOptions(
-        device=str(tmp_path / "phone"),
-        connection="none",
-        model="dummy",
-        spool=spool,
-        logfile=str(tmp_path / "smsd.log"),
-    )
-    rc.write_text(render_smsd(opts))
+    rc, spool = dummy_smsd(tmp_path)
     proc = subprocess.Popen([GAMMU, "-c", str(rc)], stdout=subprocess.DEVNULL)
     try:
         yield rc, spool
     finally:
         proc.terminate()
         proc.wait(10)
-
-
-def _decode(backup: str) -> tuple[str, str]:
-    fields = dict(
-        line.split(" = ", 1) for line in backup.splitlines() if " = " in line and line[0] != ";"
-    )
-    hex_text = "".join(v for k, v in sorted(fields.items()) if k.startswith("Text"))
-    return fields["Number"].strip('"'), bytes.fromhex(hex_text).decode("utf-16-be")
 
 
 async def test_real_gammu_smsd_sends_the_site_offline_sms(
@@ -426,8 +396,7 @@ async def test_real_gammu_smsd_sends_the_site_offline_sms(
     assert n.submit(payload(site_offline()), team="kominfo").outcome == "queued"
     # gammu-smsd moves the file from outbox/ to sent/ when the "phone" has sent it
     await until(lambda: any((spool / "sent").glob("*.smsbackup")), timeout=60)
-    (sent,) = (spool / "sent").glob("*.smsbackup")
-    number, text = _decode(sent.read_text())
+    ((number, text),) = sent_messages(spool)
     assert number == "+6281234567890"
     assert text == "KRITIS: Internet MPP Paser terputus, sejak 10:03 WITA"
     assert n.stats[("kominfo", "sms", "sent")] == 1
@@ -483,3 +452,40 @@ async def test_a_recovered_site_offline_message_is_held_again(
     assert [r.json["status"] for r in gw.attempts] == ["resolved"]
     await second.stop()
     second.outbox.close()
+
+
+async def test_the_local_fast_path_texts_site_offline_without_waiting_for_alertmanager(
+    gw: FakeGateway, inject: Inject
+) -> None:
+    internet = {"paser": True}
+    routing = Routing(
+        channels={("paser", "kominfo"): [hook(gw.url), inject.channel()]},
+        names={("site", "paser"): "MPP Kabupaten Paser"},
+        network_teams={"paser": "kominfo"},
+    )
+    n = Notifier(routing, FAST, offline_source=lambda site: not internet[site])
+    await n.start()
+    n.check_sites()
+    assert inject.calls() == []  # online: nothing to say
+    internet["paser"] = False
+    n.check_sites(now=1764381780.0)  # 2025-11-29 10:03 WITA
+    await until(sms_sent(n, 1))
+    assert inject.texts() == [
+        "KRITIS: MPP Kabupaten Paser tanpa internet: semua link putus, sejak 10:03 WITA"
+    ]
+    # Alertmanager's MppSiteOffline minutes later: not a second SMS
+    n.submit(payload(site_offline()), team="kominfo")
+    internet["paser"] = True
+    n.check_sites(now=1764381780.0 + 38 * 60)
+    await until(sms_sent(n, 2))
+    assert inject.texts()[1] == (
+        "PULIH: MPP Kabupaten Paser tanpa internet: semua link putus 10:03-10:41 WITA, 38 menit"
+    )
+    n.submit(payload(site_offline("resolved")), team="kominfo")
+    await n.join()
+    assert len(inject.calls()) == 2
+    # the internet channel got Alertmanager's outage once, as one PULIH with the span
+    assert [r.json["status"] for r in gw.attempts] == ["resolved"], [
+        r.json["text"] for r in gw.attempts
+    ]
+    await n.stop()
