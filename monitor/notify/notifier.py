@@ -23,12 +23,14 @@ standby for ``after`` seconds and is sent only if none of the team's ``always`` 
 delivered it by then (else it is counted ``superseded``). When the site goes offline, waiting
 standby messages of its lanes become due at once. A lane delivers its due messages in order.
 
-**"Site offline" is not late news**: over an internet channel, a firing ``MppSiteOffline``
-could only arrive once the internet is back, when it is no longer true. While the site is
-marked offline (the alert has not resolved) such a message is held, for at most
-``offline_hold`` (15 min) after it was accepted, so that its resolution collapses it into one
-"PULIH" message with the outage's span; the SMS went at once. A restart keeps this: a firing
-site-offline message recovered from the outbox marks its site offline again.
+**"Site offline" is not late news**: a firing ``MppSiteOffline`` that a channel could not take
+(its gateway is beyond the cut uplinks) could only arrive once the internet is back, when it
+is no longer true. While the site is marked offline (the alert has not resolved) such a
+message, once an attempt has failed, is held for at most ``offline_hold`` (15 min) after it
+was accepted, so that its resolution collapses it into one "PULIH" message with the outage's
+span; the SMS went at once. A channel that still gets through (a gateway inside the building)
+delivers at once. A restart keeps this: a firing site-offline message recovered from the
+outbox marks its site offline again (its failed attempts are on disk).
 
 **The local fast path**: with ``offline_source`` (the notifier inside ``run``), the notifier
 watches the monitor's own ``mpp_site_internet_up``; when a site loses its last uplink it
@@ -549,6 +551,7 @@ class Notifier:
         due = m.not_before
         if (
             m.site in self._offline_sites
+            and m.attempts > 0  # it could not get through: the way out is down
             and m.payload.get("status") == "firing"
             and not (m.channel is not None and m.channel.short)
             and _only_site_offline(m)

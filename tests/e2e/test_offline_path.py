@@ -214,8 +214,8 @@ async def test_offline_sms_durable_outbox_independent_path_and_heartbeat(
     timings: dict[str, float] = {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as s:
         prober = f"http://127.0.0.1:{ports['prober']}"
-        await until("the prober", lambda: stack["procs"].items and True, 1)
         for name, url in (
+            ("simulate", f"http://127.0.0.1:{ports['control']}/faults"),
             ("prober", f"{prober}/-/ready"),
             ("notify", f"http://127.0.0.1:{ports['notify']}/-/ready"),
             ("prometheus", f"http://127.0.0.1:{ports['prom']}/-/ready"),
