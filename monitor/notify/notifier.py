@@ -80,6 +80,7 @@ log = logging.getLogger("monitor.notify")
 
 RESULTS = ("sent", "failed", "dropped", "expired", "collapsed", "superseded")
 SITE_OFFLINE_ALERT = "MppSiteOffline"
+FAST_PATH_MEMORY = "fast_path"  # the outbox memory entry of the fast path
 FAST_PATH_MEMORY_SECONDS = 3600  # AM's copy of a fast-path outage is dropped this long after
 TOLD_MEMORY_SECONDS = 7 * 86400  # how long a lane remembers the firing alerts it carried
 
@@ -494,19 +495,26 @@ class Notifier:
             return
         self._follow_plan()
         wall = time.time() if now is None else now
+        changed = False
         for site, team in self._network_teams.items():
             if source(site):
                 if site not in self._fast_offline:
                     self._fast_offline[site] = wall
                     self._fast_seen[site] = math.inf
                     self._fast_path(site, team, wall, None)
+                    changed = True
             elif site in self._fast_offline:
                 started = self._fast_offline.pop(site)
                 self._fast_seen[site] = wall + FAST_PATH_MEMORY_SECONDS
                 self._fast_path(site, team, started, wall)
+                changed = True
         for site, until in list(self._fast_seen.items()):
             if until < wall:
                 del self._fast_seen[site]
+                changed = True
+        if changed:  # kept on disk: a restart mid-outage sends no second "offline" SMS
+            memory = {"offline": self._fast_offline, "seen": self._fast_seen}
+            self.outbox.remember(FAST_PATH_MEMORY, memory)
 
     def _fast_path(self, site: str, team: str, wall: float, ended: float | None) -> None:
         started = dt.datetime.fromtimestamp(wall, dt.UTC).isoformat()
@@ -536,6 +544,10 @@ class Notifier:
         offline = [
             t.name for t in self._targets.get((site, team), []) if t.channel.when != "always"
         ]
+        if ended is not None:  # it answers the fast "offline" (also after a restart)
+            fast = WebhookAlert.model_validate(alert)
+            for name in offline:
+                self._told[((site, team, name), _alert_key(site, team, fast))] = time.monotonic()
         log.warning(
             "notify: site %s %s: telling %s by %s",
             site,
@@ -708,6 +720,10 @@ class Notifier:
         if not self._recovered:
             self._recovered = True
             self._recover(self.outbox.pending())
+            fast = self.outbox.recall(FAST_PATH_MEMORY, {})
+            if isinstance(fast, dict):  # a restart in the middle of an outage: no second SMS
+                self._fast_offline.update(fast.get("offline", {}))
+                self._fast_seen.update(fast.get("seen", {}))
         for lane, waiting in self._lanes.items():
             if waiting:
                 self._kick(lane)

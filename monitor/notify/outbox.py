@@ -40,6 +40,10 @@ CREATE TABLE IF NOT EXISTS message (
     payload     TEXT NOT NULL   -- JSON: the alerts, language, status (see Notifier.submit)
 );
 CREATE INDEX IF NOT EXISTS message_lane ON message (site, team, channel, id);
+CREATE TABLE IF NOT EXISTS memory (
+    name        TEXT PRIMARY KEY,  -- what the notifier must remember across a restart
+    value       TEXT NOT NULL      -- JSON
+);
 """
 
 
@@ -186,6 +190,25 @@ class Outbox:
                 Stored(ident, site, team, channel, created, expires, attempts, error, text, doc)
             )
         return out
+
+    def remember(self, name: str, value: Any) -> None:
+        """Keep a small JSON value across restarts (e.g. the fast path's sites offline)."""
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO memory (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (name, json.dumps(value)),
+            )
+
+    def recall(self, name: str, default: Any = None) -> Any:
+        """A value kept by ``remember`` (``default`` when there is none or it is unreadable)."""
+        row = self._db.execute("SELECT value FROM memory WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return default
+        try:
+            return json.loads(row[0])
+        except ValueError:
+            return default
 
     def count(self) -> int:
         """Messages stored."""

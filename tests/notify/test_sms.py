@@ -503,3 +503,35 @@ async def test_the_local_fast_path_texts_site_offline_without_waiting_for_alertm
         r.json["text"] for r in gw.attempts
     ]
     await n.stop()
+
+
+async def test_a_restart_mid_outage_sends_no_second_offline_sms_and_still_the_pulih(
+    inject: Inject, tmp_path: Path
+) -> None:
+    from monitor.notify.outbox import Outbox
+
+    internet = {"paser": False}
+    routing = Routing(
+        channels={("paser", "kominfo"): [inject.channel()]},
+        names={("site", "paser"): "MPP Kabupaten Paser"},
+        network_teams={"paser": "kominfo"},
+    )
+    path = tmp_path / "outbox.sqlite"
+    first = Notifier(routing, FAST, outbox=Outbox(path), offline_source=lambda s: not internet[s])
+    await first.start()
+    first.check_sites(now=1764381780.0)
+    await until(sms_sent(first, 1))
+    await first.stop()
+    first.outbox.close()
+    second = Notifier(routing, FAST, outbox=Outbox(path), offline_source=lambda s: not internet[s])
+    await second.start()
+    second.check_sites(now=1764381780.0 + 60)
+    await second.join()
+    assert len(inject.calls()) == 1  # still the same outage: no second "KRITIS"
+    internet["paser"] = True
+    second.check_sites(now=1764381780.0 + 38 * 60)
+    await until(lambda: second.stats[("kominfo", "sms", "sent")] >= 1)
+    assert inject.texts()[1].startswith("PULIH: MPP Kabupaten Paser tanpa internet")
+    assert "10:03-10:41 WITA, 38 menit" in inject.texts()[1]
+    await second.stop()
+    second.outbox.close()
