@@ -204,7 +204,7 @@ async def serve(
             notifier = Notifier(
                 plan_source=lambda: service.plan,
                 outbox=open_outbox(outbox),
-                offline_source=lambda site: service.state.site_internet_up(site) is False,
+                offline_source=lambda site: _offline(service.state.site_internet_up(site)),
             )
             service.notifier = notifier
         await setup_icmp(plan, service.ctx)
@@ -235,6 +235,10 @@ async def serve(
         if notifier is not None:
             await notifier.stop(drain_timeout=0)
             notifier.outbox.close()
+
+
+def _offline(internet_up: bool | None) -> bool | None:
+    return None if internet_up is None else not internet_up
 
 
 async def run_until(stop: asyncio.Event, reloader: Reloader, config_path: str | Path) -> None:

@@ -188,12 +188,13 @@ class Notifier:
         plan_source: PlanSource | None = None,
         session: aiohttp.ClientSession | None = None,
         outbox: Outbox | None = None,
-        offline_source: Callable[[str], bool] | None = None,
+        offline_source: Callable[[str], bool | None] | None = None,
     ) -> None:
         """Give ``routing``, or ``plan_source`` (e.g. ``lambda: service.plan``): the routing is
         then rebuilt from the plan whenever a reload replaces it. Without ``outbox`` messages
         are kept in an in-memory SQLite database (not durable: for tests and embedding).
-        ``offline_source(site)`` says whether a site has no internet now (the monitor's state)."""
+        ``offline_source(site)`` says whether a site has no internet now (the monitor's state;
+        None: not known yet, e.g. just after a start)."""
         self.settings = settings or NotifierSettings()
         self._stats: dict[tuple[str, str, str], int] = {}
         self.last_error: dict[tuple[str, str], str] = {}  # (team, channel) -> safe reason
@@ -497,7 +498,10 @@ class Notifier:
         wall = time.time() if now is None else now
         changed = False
         for site, team in self._network_teams.items():
-            if source(site):
+            offline = source(site)
+            if offline is None:  # not known yet (a restart): keep what was told
+                continue
+            if offline:
                 if site not in self._fast_offline:
                     self._fast_offline[site] = wall
                     self._fast_seen[site] = math.inf

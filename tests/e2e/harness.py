@@ -8,6 +8,7 @@ there. Every process is stopped by ``Processes.close()`` (SIGTERM, then SIGKILL)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -22,7 +23,9 @@ from typing import Any
 
 import aiohttp
 from ruamel.yaml import YAML
+from ruamel.yaml.compat import StringIO
 
+from tests.dashboards.promserver import start_prometheus
 from tests.e2e import topology as T
 
 REPO = Path(__file__).resolve().parents[2]
@@ -460,3 +463,144 @@ class Stack:
         for p in self.procs.items:
             out.append(f"--- log of {p.name} (exit {p.popen.poll()})\n{p.tail()}")
         return "\n".join(out)
+
+
+# ---- the stack ----------------------------------------------------------------------------
+
+
+def _dump_yaml(data: Any) -> str:
+    yaml = YAML()
+    yaml.default_flow_style = False
+    buf = StringIO()
+    yaml.dump(data, buf)
+    return buf.getvalue()
+
+
+async def start_stack(
+    net: T.MppNet,
+    tmp: Path,
+    procs: Processes,
+    http: Http,
+    stack_cm: contextlib.ExitStack,
+    *,
+    inventory_data: dict[str, Any] | None = None,
+    monitor_args: Sequence[str] = (),
+    render_args: Sequence[str] = (),
+) -> Stack:
+    """Start the application server, the monitor, Alertmanager and Prometheus (the monitor
+    with ``monitor_args``, e.g. ``--outbox``; Alertmanager rendered with ``render_args``)."""
+    inv = write_yaml(tmp / "inventory.yaml", inventory_data or inventory(SINK_PORT))
+    run_cli("check-config", str(inv))
+    app_state = tmp / "apps"
+    app_state.mkdir()
+    procs.start(
+        "appserver",
+        [
+            "ip",
+            "netns",
+            "exec",
+            net.inet.name,
+            sys.executable,
+            "-m",
+            "tests.e2e.appserver",
+            "--listen",
+            f"{T.APP_ADDRESS}:{T.APP_PORT}",
+            "--state-dir",
+            str(app_state),
+        ],
+    )
+    monitor_url = f"http://127.0.0.1:{MONITOR_PORT}"
+    procs.start(
+        "monitor",
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "run",
+            "--config",
+            str(inv),
+            "--listen",
+            f"127.0.0.1:{MONITOR_PORT}",
+            *monitor_args,
+        ],
+        env=SECRET_ENV,
+    )
+
+    def alive() -> None:
+        for p in procs.items:
+            p.check_alive()
+
+    async def reachable(url: str) -> tuple[bool, str]:
+        return await http.ok(url), url
+
+    await eventually(
+        "application server", lambda: reachable(f"{APP_URL}/samsat/health"), 20, alive=alive
+    )
+    await eventually("monitor ready", lambda: reachable(monitor_url + "/-/ready"), 20, alive=alive)
+
+    am_yml = tmp / "alertmanager.yml"
+    am_yml.write_text(
+        run_cli(
+            "render",
+            "alertmanager",
+            "--config",
+            str(inv),
+            "--notifier-url",
+            monitor_url,
+            "--off-hours",
+            "all",
+            "--group-wait",
+            GROUP_WAIT,
+            "--group-interval",
+            GROUP_INTERVAL,
+            "--repeat-interval",
+            "1h",
+            *render_args,
+        )
+    )
+    check = subprocess.run(
+        [AMTOOL_BIN, "check-config", str(am_yml)], capture_output=True, text=True, check=False
+    )
+    assert check.returncode == 0, f"amtool check-config:\n{check.stdout}{check.stderr}"
+    am_url = f"http://127.0.0.1:{ALERTMANAGER_PORT}"
+    procs.start(
+        "alertmanager",
+        [
+            ALERTMANAGER_BIN,
+            f"--config.file={am_yml}",
+            f"--storage.path={tmp / 'am-data'}",
+            f"--web.listen-address=127.0.0.1:{ALERTMANAGER_PORT}",
+            "--cluster.listen-address=",
+            "--log.level=info",
+        ],
+    )
+    await eventually("alertmanager ready", lambda: reachable(am_url + "/-/ready"), 20, alive=alive)
+
+    rules = tmp / "mpp-rules.yml"
+    short_rules(RULES, rules)
+    prom_yml = run_cli(
+        "render",
+        "prometheus",
+        "--config",
+        str(inv),
+        "--monitor",
+        f"127.0.0.1:{MONITOR_PORT}",
+        "--alertmanager",
+        f"127.0.0.1:{ALERTMANAGER_PORT}",
+        "--rules",
+        str(rules),
+        "--scrape-interval",
+        "1s",
+    )
+    config = YAML(typ="safe").load(prom_yml)
+    # the monitor's own alerts take site and team from here (alerts/README.md)
+    config["global"].setdefault("external_labels", {}).update(site=SITE, team="kominfo")
+    prom = stack_cm.enter_context(start_prometheus(_dump_yaml(config)))
+    stack = Stack(http, procs, monitor_url, prom.url, am_url)
+
+    async def scraped() -> tuple[bool, Any]:
+        rows = await stack.prom_query('up{job="mpp-monitor"} == 1')
+        return bool(rows), rows
+
+    await eventually("Prometheus scrapes the monitor", scraped, 20, alive=stack.alive)
+    return stack

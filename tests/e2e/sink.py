@@ -13,11 +13,14 @@ wakes on every new message, so tests never sleep to see one arrive.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import dataclasses
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -65,6 +68,7 @@ class Sink:
     host: str = "127.0.0.1"
     port: int = 0
     received: list[Received] = field(default_factory=list)
+    log: Path | None = None
     errors: list[str] = field(default_factory=list)
     _changed: asyncio.Condition | None = None
     _runner: web.AppRunner | None = None
@@ -92,7 +96,11 @@ class Sink:
     async def _add(self, **kw: Any) -> None:
         assert self._changed is not None
         async with self._changed:
-            self.received.append(Received(seq=len(self.received), at=time.monotonic(), **kw))
+            rec = Received(seq=len(self.received), at=time.monotonic(), **kw)
+            self.received.append(rec)
+            if self.log is not None:  # run apart (in another namespace): one JSON line each
+                with self.log.open("a", encoding="utf-8") as f:
+                    f.write(json.dumps(dataclasses.asdict(rec) | {"wall": time.time()}) + "\n")
             self._changed.notify_all()
 
     async def _webhook(self, request: web.Request) -> web.Response:
@@ -168,3 +176,25 @@ class Sink:
         if self.errors:
             lines.append("sink errors: " + json.dumps(self.errors[-5:]))
         return "\n".join(lines)
+
+
+def read_log(path: Path) -> list[dict[str, Any]]:
+    """The messages a sink run apart has written, oldest first."""
+    if not path.exists():
+        return []
+    return [json.loads(ln) for ln in path.read_text(encoding="utf-8").splitlines() if ln]
+
+
+async def _serve(host: str, port: int, log: Path) -> None:
+    async with Sink(host=host, port=port, log=log):
+        await asyncio.Event().wait()  # until the process is stopped
+
+
+if __name__ == "__main__":
+    # The gateways beyond the uplinks: `ip netns exec inet python -m tests.e2e.sink ...`
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--listen", required=True, metavar="HOST:PORT")
+    parser.add_argument("--log", required=True, type=Path)
+    args = parser.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    asyncio.run(_serve(host, int(port), args.log))

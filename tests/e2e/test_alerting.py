@@ -16,8 +16,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,10 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
-from ruamel.yaml.compat import StringIO
 
-from tests.dashboards.promserver import PROMETHEUS_BIN, start_prometheus
+from tests.dashboards.promserver import PROMETHEUS_BIN
 from tests.e2e import harness as H
 from tests.e2e import topology as T
 from tests.e2e.sink import Received, Sink
@@ -343,137 +339,6 @@ def cases(net: T.MppNet, app_state: Path) -> list[Case]:
 # ---- start-up -----------------------------------------------------------------------------
 
 
-def _dump_yaml(data: Any) -> str:
-    yaml = YAML()
-    yaml.default_flow_style = False
-    buf = StringIO()
-    yaml.dump(data, buf)
-    return buf.getvalue()
-
-
-async def _start(
-    net: T.MppNet, tmp: Path, procs: H.Processes, http: H.Http, stack_cm: contextlib.ExitStack
-) -> H.Stack:
-    """Start the application server, the monitor, Alertmanager and Prometheus."""
-    inv = H.write_yaml(tmp / "inventory.yaml", H.inventory(H.SINK_PORT))
-    H.run_cli("check-config", str(inv))
-    app_state = tmp / "apps"
-    app_state.mkdir()
-    procs.start(
-        "appserver",
-        [
-            "ip",
-            "netns",
-            "exec",
-            net.inet.name,
-            sys.executable,
-            "-m",
-            "tests.e2e.appserver",
-            "--listen",
-            f"{T.APP_ADDRESS}:{T.APP_PORT}",
-            "--state-dir",
-            str(app_state),
-        ],
-    )
-    monitor_url = f"http://127.0.0.1:{H.MONITOR_PORT}"
-    procs.start(
-        "monitor",
-        [
-            sys.executable,
-            "-m",
-            "monitor",
-            "run",
-            "--config",
-            str(inv),
-            "--listen",
-            f"127.0.0.1:{H.MONITOR_PORT}",
-        ],
-        env=H.SECRET_ENV,
-    )
-
-    def alive() -> None:
-        for p in procs.items:
-            p.check_alive()
-
-    async def reachable(url: str) -> tuple[bool, str]:
-        return await http.ok(url), url
-
-    await H.eventually(
-        "application server", lambda: reachable(f"{H.APP_URL}/samsat/health"), 20, alive=alive
-    )
-    await H.eventually(
-        "monitor ready", lambda: reachable(monitor_url + "/-/ready"), 20, alive=alive
-    )
-
-    am_yml = tmp / "alertmanager.yml"
-    am_yml.write_text(
-        H.run_cli(
-            "render",
-            "alertmanager",
-            "--config",
-            str(inv),
-            "--notifier-url",
-            monitor_url,
-            "--off-hours",
-            "all",
-            "--group-wait",
-            H.GROUP_WAIT,
-            "--group-interval",
-            H.GROUP_INTERVAL,
-            "--repeat-interval",
-            "1h",
-        )
-    )
-    check = subprocess.run(
-        [H.AMTOOL_BIN, "check-config", str(am_yml)], capture_output=True, text=True, check=False
-    )
-    assert check.returncode == 0, f"amtool check-config:\n{check.stdout}{check.stderr}"
-    am_url = f"http://127.0.0.1:{H.ALERTMANAGER_PORT}"
-    procs.start(
-        "alertmanager",
-        [
-            H.ALERTMANAGER_BIN,
-            f"--config.file={am_yml}",
-            f"--storage.path={tmp / 'am-data'}",
-            f"--web.listen-address=127.0.0.1:{H.ALERTMANAGER_PORT}",
-            "--cluster.listen-address=",
-            "--log.level=info",
-        ],
-    )
-    await H.eventually(
-        "alertmanager ready", lambda: reachable(am_url + "/-/ready"), 20, alive=alive
-    )
-
-    rules = tmp / "mpp-rules.yml"
-    H.short_rules(H.RULES, rules)
-    prom_yml = H.run_cli(
-        "render",
-        "prometheus",
-        "--config",
-        str(inv),
-        "--monitor",
-        f"127.0.0.1:{H.MONITOR_PORT}",
-        "--alertmanager",
-        f"127.0.0.1:{H.ALERTMANAGER_PORT}",
-        "--rules",
-        str(rules),
-        "--scrape-interval",
-        "1s",
-    )
-    config = YAML(typ="safe").load(prom_yml)
-    # the monitor's own alerts take site and team from here (alerts/README.md)
-    config["global"].setdefault("external_labels", {}).update(site=H.SITE, team="kominfo")
-    prom = stack_cm.enter_context(start_prometheus(_dump_yaml(config)))
-    stack = H.Stack(http, procs, monitor_url, prom.url, am_url)
-
-    async def scraped() -> tuple[bool, Any]:
-        rows = await stack.prom_query('up{job="mpp-monitor"} == 1')
-        return bool(rows), rows
-
-    await H.eventually("Prometheus scrapes the monitor", scraped, 20, alive=stack.alive)
-    return stack
-
-
 async def _main(net: T.MppNet, tmp: Path, report: dict[str, Any]) -> None:
     """Everything, inside the monitor's namespace (this thread has entered it)."""
     procs = H.Processes(tmp)
@@ -483,7 +348,7 @@ async def _main(net: T.MppNet, tmp: Path, report: dict[str, Any]) -> None:
             async with Sink(port=H.SINK_PORT) as sink:
                 stack: H.Stack | None = None
                 try:
-                    stack = running = await _start(net, tmp, procs, http, stack_cm)
+                    stack = running = await H.start_stack(net, tmp, procs, http, stack_cm)
                     t0 = time.monotonic()
                     await H.eventually(
                         "baseline: all up, no alerts",
