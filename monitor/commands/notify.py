@@ -16,7 +16,7 @@ import logging
 import sys
 import time
 
-from monitor.notify.notifier import SITE_OFFLINE_ALERT, Notifier
+from monitor.notify.notifier import SITE_OFFLINE_ALERT, Notifier, NotifierSettings
 from monitor.notify.routing import routing_from_plan
 from monitor.plan import Plan
 from monitor.web.config import (
@@ -114,6 +114,7 @@ async def serve_notifier(
     web_config: WebConfig,
     outbox: str | None,
     stop: asyncio.Event,
+    settings: NotifierSettings | None = None,
 ) -> str:
     """Run the standalone notifier until ``stop`` is set; return the URL it served."""
     from monitor.commands.run import StartupError, open_outbox, run_until
@@ -125,7 +126,7 @@ async def serve_notifier(
     except ValueError as exc:
         raise StartupError(f"{config_path}: {exc}") from None
     box = open_outbox(outbox)
-    notifier = Notifier(plan_source=lambda: process.plan, outbox=box)
+    notifier = Notifier(settings=settings, plan_source=lambda: process.plan, outbox=box)
     process.notifier = notifier
     reloader = Reloader(process, config_path)
     app = make_notify_app(process, notifier, reloader, web_config=web_config)
@@ -152,7 +153,12 @@ async def serve_notifier(
 
 
 async def _main(args: argparse.Namespace) -> int:
-    from monitor.commands.run import StartupError, read_startup, stop_on_signals
+    from monitor.commands.run import (
+        StartupError,
+        notifier_settings,
+        read_startup,
+        stop_on_signals,
+    )
 
     startup = read_startup(args)
     if startup is None:
@@ -167,6 +173,7 @@ async def _main(args: argparse.Namespace) -> int:
             web_config=web_config,
             outbox=args.outbox,
             stop=stop,
+            settings=notifier_settings(args),
         )
     except StartupError as exc:
         print(f"mpp-monitor notify: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitor.inventory import ConfigError, load_plan
+from monitor.notify.notifier import NotifierSettings
 from monitor.notify.outbox import Outbox, OutboxError
 from monitor.plan import Plan
 from monitor.state import InMaintenance
@@ -93,6 +94,30 @@ def add_outbox_argument(parser: argparse.ArgumentParser) -> None:
             "(not durable: a warning says so)"
         ),
     )
+    parser.add_argument(
+        "--message-ttl",
+        default="24h",
+        type=_ttl,
+        metavar="DURATION",
+        help="how long an undelivered message is retried before it expires (default 24h)",
+    )
+
+
+def _ttl(text: str) -> float:
+    from probes.settings import parse_duration
+
+    try:
+        seconds = float(parse_duration(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if not 60 <= seconds <= 30 * 86400:
+        raise argparse.ArgumentTypeError(f"{text!r}: between 1m and 30d")
+    return seconds
+
+
+def notifier_settings(args: argparse.Namespace) -> NotifierSettings:
+    """The notifier's settings from the command line."""
+    return NotifierSettings(message_ttl=args.message_ttl)
 
 
 def outbox_path(arg: str | None) -> str:
@@ -181,6 +206,7 @@ async def serve(
     loader: Callable[[str | Path], Plan] = load_plan,
     on_listening: Callable[[str], None] | None = None,
     outbox: str | None = ":memory:",
+    settings: NotifierSettings | None = None,
 ) -> None:
     """Start the service and its web endpoints, run until ``stop`` is set, stop cleanly.
 
@@ -202,6 +228,7 @@ async def serve(
             # follows reloads through plan_source; the exporter reads its stats; the
             # monitor's own state says when a site is offline (escalation to SMS)
             notifier = Notifier(
+                settings=settings,
                 plan_source=lambda: service.plan,
                 outbox=open_outbox(outbox),
                 offline_source=lambda site: _offline(service.state.site_internet_up(site)),
@@ -302,6 +329,7 @@ async def _main(args: argparse.Namespace) -> int:
             stop=stop,
             on_listening=listening,
             outbox=None if args.no_notify else outbox_path(args.outbox),
+            settings=notifier_settings(args),
         )
     except StartupError as exc:
         print(f"mpp-monitor: {exc}", file=sys.stderr)

@@ -170,3 +170,21 @@ def test_run_no_notify_serves_no_webhook() -> None:
         assert status == 200 and "mpp_notifier_messages_total" not in body
     finally:
         proc.close()
+
+
+@pytest.mark.parametrize(
+    ("ttl", "message"),
+    [("5s", "'5s': between 1m and 30d"), ("soon", "invalid duration 'soon'")],
+)
+def test_a_bad_message_ttl_is_refused(tmp_path: Path, ttl: str, message: str) -> None:
+    import subprocess
+
+    inv = _inventory(tmp_path, "http://127.0.0.1:9")
+    proc = subprocess.run(
+        monitor_cmd("notify", "--config", str(inv), "--message-ttl", ttl),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
