@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.notify.gateways import FakeGateway, alert, closed_port_url, group
 from tests.web.helpers import DEMO, Proc, free_port, metric_samples, monitor_cmd, start_monitor
