@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import sys
 import time
 
 from monitor.notify.notifier import SITE_OFFLINE_ALERT, Notifier, NotifierSettings
@@ -154,10 +153,10 @@ async def serve_notifier(
 
 async def _main(args: argparse.Namespace) -> int:
     from monitor.commands.run import (
-        StartupError,
         notifier_settings,
         read_startup,
         stop_on_signals,
+        until_stopped,
     )
 
     startup = read_startup(args)
@@ -165,8 +164,9 @@ async def _main(args: argparse.Namespace) -> int:
         return 1
     listen, plan, web_config = startup
     stop = stop_on_signals()
-    try:
-        await serve_notifier(
+    return await until_stopped(
+        "mpp-monitor notify",
+        serve_notifier(
             plan,
             config_path=args.config,
             listen=listen,
@@ -174,18 +174,12 @@ async def _main(args: argparse.Namespace) -> int:
             outbox=args.outbox,
             stop=stop,
             settings=notifier_settings(args),
-        )
-    except StartupError as exc:
-        print(f"mpp-monitor notify: {exc}", file=sys.stderr)
-        return 1
-    print("mpp-monitor notify: stopped", file=sys.stderr, flush=True)
-    return 0
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT."""
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return asyncio.run(_main(args))
+    from monitor.commands.run import run_service
+
+    return run_service(args, _main)

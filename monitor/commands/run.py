@@ -9,7 +9,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -264,6 +264,28 @@ async def serve(
             notifier.outbox.close()
 
 
+async def until_stopped(name: str, serving: Awaitable[object]) -> int:
+    """Await a service until it stops: 0, or 1 after printing a start-up problem."""
+    try:
+        await serving
+    except StartupError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{name}: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def run_service(
+    args: argparse.Namespace, main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+) -> int:
+    """Log as ``--log-level`` says and run ``main(args)`` in a new event loop."""
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return asyncio.run(main(args))
+
+
 def _offline(internet_up: bool | None) -> bool | None:
     return None if internet_up is None else not internet_up
 
@@ -320,8 +342,9 @@ async def _main(args: argparse.Namespace) -> int:
             flush=True,
         )
 
-    try:
-        await serve(
+    return await until_stopped(
+        "mpp-monitor",
+        serve(
             plan,
             config_path=args.config,
             listen=listen,
@@ -330,18 +353,10 @@ async def _main(args: argparse.Namespace) -> int:
             on_listening=listening,
             outbox=None if args.no_notify else outbox_path(args.outbox),
             settings=notifier_settings(args),
-        )
-    except StartupError as exc:
-        print(f"mpp-monitor: {exc}", file=sys.stderr)
-        return 1
-    print("mpp-monitor: stopped", file=sys.stderr, flush=True)
-    return 0
+        ),
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Run until SIGTERM/SIGINT."""
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return asyncio.run(_main(args))
+    return run_service(args, _main)

@@ -25,10 +25,11 @@ standby messages of its lanes become due at once. A lane delivers its due messag
 
 **"Site offline" is not late news**: a firing ``MppSiteOffline`` that a channel could not take
 (its gateway is beyond the cut uplinks) could only arrive once the internet is back, when it
-is no longer true. While the site is marked offline (the alert has not resolved) such a
-message, once an attempt has failed, is held for at most ``offline_hold`` (15 min) after it
-was accepted, so that its resolution collapses it into one "PULIH" message with the outage's
-span; the SMS went at once. A channel that still gets through (a gateway inside the building)
+is no longer true. While the site is marked offline (the alert has not resolved) a message
+reporting it (with whatever came in the same group), once an attempt has failed, is held
+for at most ``offline_hold`` (15 min) after it was accepted, so that its resolution
+collapses it into one "PULIH" message with the outage's span; the SMS went at once. A channel
+that still gets through (a gateway inside the building)
 delivers at once. A restart keeps this: a firing site-offline message recovered from the
 outbox marks its site offline again (its failed attempts are on disk).
 
@@ -135,6 +136,7 @@ class Message:
     expires: float = math.inf
     attempts: int = 0
     in_flight: bool = False
+    blocked: bool = False  # it waited behind a failing attempt: the way out was down
 
     @property
     def not_before(self) -> float:
@@ -229,6 +231,7 @@ class Notifier:
         self._fast_seen: dict[str, float] = {}  # site -> until when AM's copies are dropped
         self._network_teams: dict[str, str] = {}
         self._watcher: asyncio.Task[None] | None = None
+        self._lane_failing: set[Lane] = set()  # its last attempt failed (or, after a start, one)
         self.configure(routing or Routing())
         self._follow_plan()
 
@@ -460,7 +463,11 @@ class Notifier:
                 continue  # the local fast path keeps its own record (_fast_offline)
             where = a.labels.get("site", site)
             if a.status == "resolved":
-                self._offline_sites.discard(where)
+                if where in self._offline_sites:
+                    self._offline_sites.discard(where)
+                    for key, event in self._wake.items():  # held messages may go now
+                        if key[0] == where:
+                            event.set()
             elif where not in self._offline_sites:
                 self._offline_sites.add(where)
                 self._escalate_site(where)
@@ -567,10 +574,10 @@ class Notifier:
         due = m.not_before
         if (
             m.site in self._offline_sites
-            and m.attempts > 0  # it could not get through: the way out is down
+            and m.blocked  # it could not get through: the way out was down
             and m.payload.get("status") == "firing"
             and not (m.channel is not None and m.channel.short)
-            and _only_site_offline(m)
+            and _reports_site_offline(m)
         ):
             due = max(due, m.created + self.settings.offline_hold)
         return due
@@ -682,6 +689,7 @@ class Notifier:
             self.outbox.replace(old.id, old.text, old.payload)
 
     def _enqueue(self, m: Message) -> None:
+        m.blocked = m.lane in self._lane_failing
         if not m.not_before:
             self._remember_told(m)
         self._lanes.setdefault(m.lane, deque()).append(m)
@@ -752,11 +760,16 @@ class Notifier:
             )
             if not m.not_before:
                 self._remember_told(m)
-            if m.payload.get("status") == "firing" and _only_site_offline(m):
+            if m.attempts:  # delivery had failed before the restart
+                self._lane_failing.add(m.lane)
+            if m.payload.get("status") == "firing" and _reports_site_offline(m):
                 self._offline_sites.add(m.site)  # its resolution has not come yet
             self._lanes.setdefault(m.lane, deque()).append(m)
             self._pending += 1
             self._idle.clear()
+        for key in self._lane_failing:
+            for w in self._lanes.get(key, ()):
+                w.blocked = True
         if fresh:
             log.info("notify: %d message(s) waiting in the outbox from before", len(fresh))
 
@@ -902,6 +915,9 @@ class Notifier:
                 self._fail(m, exc.reason)
                 return None
             self.last_error[(m.team, m.channel_name)] = exc.reason
+            self._lane_failing.add(m.lane)
+            for w in self._lanes.get(m.lane, ()):
+                w.blocked = True
             self.outbox.attempted(m.id, m.attempts, exc.reason)
             if m.payload.get("delivered_to"):  # part of it went (SMS numbers): keep that
                 self.outbox.replace(m.id, m.text, m.payload)
@@ -913,6 +929,7 @@ class Notifier:
             if self._in_flight == 0:
                 self._quiet.set()
         self._finish(m, "sent")
+        self._lane_failing.discard(m.lane)
         self.outbox.remove([m.id])
         self._delivered[m.id] = time.time()
         self._remember_told(m)
@@ -939,11 +956,13 @@ def _from_alertmanager_site_offline(a: WebhookAlert) -> bool:
     return a.labels.get("alertname") == SITE_OFFLINE_ALERT and "source" not in a.labels
 
 
-def _only_site_offline(m: Message) -> bool:
-    alerts = m.payload.get("alerts", [])
-    return bool(alerts) and all(
-        a.get("labels", {}).get("alertname") == SITE_OFFLINE_ALERT and a.get("status") == "firing"
-        for a in alerts
+def _reports_site_offline(m: Message) -> bool:
+    """The message says (among others, maybe) that its site is offline now."""
+    return any(
+        a.get("labels", {}).get("alertname") == SITE_OFFLINE_ALERT
+        and "source" not in a.get("labels", {})
+        and a.get("status") == "firing"
+        for a in m.payload.get("alerts", [])
     )
 
 

@@ -604,3 +604,28 @@ async def start_stack(
 
     await eventually("Prometheus scrapes the monitor", scraped, 20, alive=stack.alive)
     return stack
+
+
+def run_in_network(
+    label: str,
+    main: Callable[[T.MppNet, Path, dict[str, Any]], Awaitable[None]],
+    tmp: Path,
+    timeout: float,
+) -> dict[str, Any]:
+    """Build the test network, run ``main(net, tmp, report)`` inside the monitor's namespace,
+    remove the network (also on failure, checked), print and return the report."""
+    from tests.netns import Topology, list_namespaces
+
+    started = time.monotonic()
+    report: dict[str, Any] = {}
+    names: list[str] = []
+    try:
+        with Topology() as topo:
+            net = T.build(topo)
+            names = net.names()
+            net.mon.run(main, net, tmp, report, timeout=timeout)
+    finally:
+        left = set(names) & set(list_namespaces())
+        print(f"{label}: {time.monotonic() - started:.0f}s; {report}", flush=True)
+    assert names and not left, f"namespaces left behind: {sorted(left)}"
+    return report

@@ -28,7 +28,7 @@ from tests.dashboards.promserver import PROMETHEUS_BIN
 from tests.e2e import harness as H
 from tests.e2e import topology as T
 from tests.e2e.sink import Received, Sink
-from tests.netns import Topology, list_namespaces, why_no_netns
+from tests.netns import why_no_netns
 
 
 def _why_skip() -> str | None:
@@ -375,15 +375,4 @@ async def _main(net: T.MppNet, tmp: Path, report: dict[str, Any]) -> None:
 
 def test_each_fault_pages_its_owner_and_nobody_else(tmp_path: Path) -> None:
     """Six faults, one at a time: the owning team gets the page and the resolution, only it."""
-    started = time.monotonic()
-    report: dict[str, Any] = {}
-    names: list[str] = []
-    try:
-        with Topology() as topo:
-            net = T.build(topo)
-            names = net.names()
-            net.mon.run(_main, net, tmp_path, report, timeout=RUN_TIMEOUT)
-    finally:
-        left = set(names) & set(list_namespaces())
-        print(f"e2e alerting: {time.monotonic() - started:.0f}s; {report}", flush=True)
-    assert names and not left, f"namespaces left behind: {sorted(left)}"
+    H.run_in_network("e2e alerting", _main, tmp_path, RUN_TIMEOUT)
