@@ -1,0 +1,216 @@
+"""Dashboard mpp-overview: is the MPP building serving?"""
+
+from __future__ import annotations
+
+from dashboards.panels import (
+    ALERT_TRANSFORM,
+    FAULT_TEXT_MAP,
+    FAULT_TRANSFORM,
+    INTERNET_MAP,
+    LINK_MAP,
+    NO_ICMP_ANCHOR,
+    SERVE_MAP,
+    SITE,
+    STATUS_MAP,
+    Board,
+    Q,
+    cm,
+    fault_table_expr,
+    link_state_code,
+    sel,
+    stat_panel,
+    status_code,
+    steps,
+    table_panel,
+    with_name,
+)
+
+
+def board() -> Board:
+    """MPP overview: is the building serving?"""
+    b = Board(
+        "mpp-overview",
+        "MPP — Ringkasan Gedung",
+        "Apakah gedung MPP sedang melayani? Status internet, 44 gerai, aplikasi instansi, "
+        "gangguan yang sedang terjadi beserta tim yang harus bertindak, dan alert yang menyala.",
+        ["site"],
+    )
+    b.row("Apakah gedung melayani?")
+    b.add(
+        stat_panel(
+            "Internet gedung",
+            "Tersambung bila minimal satu uplink gedung naik atau menurun (degraded).",
+            "none",
+            mappings=INTERNET_MAP,
+            thresholds=steps((None, "red"), (1, "green")),
+        ),
+        6,
+        4,
+        [Q(f"max by (site) ({sel('mpp_site_internet_up', SITE)})", "{{site}}", instant=True)],
+    )
+    b.add(
+        stat_panel(
+            "Gerai yang bisa melayani",
+            "Jumlah gerai yang perangkatnya naik dan aplikasi penting instansinya terjangkau, "
+            "dibanding jumlah semua gerai.",
+            "none",
+            color_mode=cm.BigValueColorMode.VALUE,
+        ),
+        6,
+        4,
+        [
+            Q(f"sum({sel('mpp_can_serve', SITE)})", "Bisa melayani", instant=True),
+            Q(f"count({sel('mpp_can_serve', SITE)})", "Semua gerai", instant=True),
+        ],
+    )
+    b.add(
+        stat_panel(
+            "Gangguan aktif",
+            "Jumlah entitas (uplink, perangkat, aplikasi) yang sedang gangguan atau tak "
+            "terjangkau.",
+            "none",
+            thresholds=steps((None, "green"), (1, "red")),
+        ),
+        6,
+        4,
+        [
+            Q(
+                f"count({sel('mpp_entity_fault_owner', SITE)} == 1) or vector(0)",
+                "Gangguan",
+                instant=True,
+            )
+        ],
+    )
+    b.add(
+        stat_panel(
+            "Alert menyala",
+            "Jumlah alert Prometheus yang sedang menyala untuk gedung ini.",
+            "none",
+            thresholds=steps((None, "green"), (1, "orange")),
+        ),
+        6,
+        4,
+        [
+            Q(
+                'count(ALERTS{alertstate="firing", site=~"$site|"}) or vector(0)',
+                "Alert",
+                instant=True,
+            )
+        ],
+    )
+
+    b.row("Uplink internet")
+    b.add(
+        stat_panel(
+            "Status uplink",
+            "Normal, menurun (kehilangan paket atau latensi di atas ambang) atau putus.",
+            "none",
+            mappings=LINK_MAP,
+            thresholds=steps((None, "green"), (2, "yellow"), (3, "red")),
+        ),
+        8,
+        5,
+        [Q(link_state_code(SITE), "{{link}}", instant=True)],
+    )
+    b.add(
+        stat_panel(
+            "Kehilangan paket uplink",
+            "Rasio paket ICMP yang hilang ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
+            "percentunit",
+            thresholds=steps((None, "green"), (0.05, "yellow"), (0.2, "red")),
+            graph=True,
+            color_mode=cm.BigValueColorMode.VALUE,
+        ),
+        8,
+        5,
+        [Q(f"max by (link) ({sel('mpp_link_loss_ratio', SITE)})", "{{link}}", may_be_empty=True)],
+    )
+    b.add(
+        stat_panel(
+            "Latensi median uplink",
+            "RTT median ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
+            "s",
+            thresholds=steps((None, "green"), (0.1, "yellow"), (0.3, "red")),
+            graph=True,
+            color_mode=cm.BigValueColorMode.VALUE,
+        ),
+        8,
+        5,
+        [
+            Q(
+                f"max by (link) ({sel('mpp_link_rtt_median_seconds', SITE)})",
+                "{{link}}",
+                may_be_empty=True,
+            )
+        ],
+    )
+
+    b.row("Gerai layanan")
+    b.add(
+        stat_panel(
+            "Gerai: bisa melayani?",
+            "Satu kotak per gerai. Hijau: perangkat gerai naik dan aplikasi penting instansinya "
+            "terjangkau. Merah: gerai tidak bisa melayani; lihat tabel gangguan di bawah.",
+            "none",
+            mappings=SERVE_MAP,
+            thresholds=steps((None, "red"), (1, "green")),
+        ),
+        24,
+        10,
+        [
+            Q(
+                f"max by (counter, agency) ({sel('mpp_can_serve', SITE)})",
+                "Gerai {{counter}} · {{agency}}",
+                instant=True,
+            )
+        ],
+    )
+
+    b.row("Aplikasi instansi")
+    b.add(
+        stat_panel(
+            "Aplikasi per instansi",
+            "Status setiap aplikasi instansi. Tak terjangkau berarti semua uplink menuju "
+            "aplikasi itu gagal (bukan kesalahan instansi).",
+            "none",
+            mappings=STATUS_MAP,
+            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
+        ),
+        24,
+        5,
+        [
+            Q(
+                with_name(status_code("site, agency, entity", SITE, 'kind="application"')),
+                "{{agency}} · {{name}}",
+                instant=True,
+            )
+        ],
+    )
+
+    b.row("Gangguan dan alert")
+    b.add(
+        table_panel(
+            "Gangguan sekarang dan tim yang harus bertindak",
+            "Entitas yang gangguan (kesalahan pemiliknya sendiri) atau tak terjangkau (induknya "
+            "gagal: dibebankan ke tim pemilik induk).",
+            "none",
+            FAULT_TRANSFORM,
+            mappings=FAULT_TEXT_MAP,
+        ),
+        14,
+        9,
+        [Q(fault_table_expr(SITE), table=True)],
+    )
+    b.add(
+        table_panel(
+            "Alert yang sedang menyala",
+            "Alert Prometheus yang sedang menyala. Boleh kosong: kosong berarti tidak ada "
+            "alert yang menyala.",
+            "none",
+            ALERT_TRANSFORM,
+        ),
+        10,
+        9,
+        [Q('ALERTS{alertstate="firing", site=~"$site|"}', table=True, may_be_empty=True)],
+    )
+    return b

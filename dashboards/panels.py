@@ -1,0 +1,577 @@
+"""The panels library of the dashboards: queries, thresholds, variables, links and panels.
+
+Every dashboard module (overview.py, links.py, ...) builds its ``Board`` from these.
+The SDK is a development-time tool pinned in the test extra (``grafana-foundation-sdk==0.0.21``);
+it leaves panel ``id`` and target ``refId`` unset, so ``Board`` assigns both.
+
+Conventions (checked by tests/dashboards/):
+
+* every panel and every target uses the data source variable ``${datasource}``;
+* a query that may legitimately return nothing (e.g. alerts firing) is built with
+  ``Q(..., may_be_empty=True)``; ``build.possibly_empty()`` lists those as (dashboard uid, panel
+  title, refId), and the query test accepts an empty answer only for them. Its panel
+  description says, in Indonesian, what an empty panel means;
+* panel titles are unique within a dashboard (failures are reported by title).
+
+Titles and descriptions are in Bahasa Indonesia, for IT staff at the MPP.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from typing import Any, NamedTuple
+
+with warnings.catch_warnings():
+    # The SDK deprecates the v1 dashboard model in favour of v2 at import; Grafana's file
+    # provisioning reads v1 JSON on every version, so the dashboards stay on v1.
+    warnings.filterwarnings(
+        "ignore", "Prefer using dashboardv2", DeprecationWarning, "grafana_foundation_sdk"
+    )
+    from grafana_foundation_sdk.builders import common as cb
+    from grafana_foundation_sdk.builders import dashboard as db
+    from grafana_foundation_sdk.builders import prometheus as prom
+    from grafana_foundation_sdk.builders import stat, statetimeline, table, text, timeseries
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models import common as cm
+    from grafana_foundation_sdk.models import dashboard as dm
+    from grafana_foundation_sdk.models import prometheus as pm
+    from grafana_foundation_sdk.models import text as tm
+
+DATASOURCE_UID = "mpp-prometheus"  # provisioning only: dashboards use ${datasource}
+DATASOURCE_NAME = "Prometheus MPP"
+DASHBOARD_PATH = "/var/lib/grafana/dashboards/mpp"
+DS = cm.DataSourceRef(type_val="prometheus", uid="${datasource}")
+TZ = "Asia/Makassar"  # WITA, the site's clock
+TAGS = ["mpp", "mpp-monitor"]
+
+# Label matchers, all regex so that multi-value and "All" (.*) selections work.
+SITE = 'site=~"$site"'
+AGENCY = 'agency=~"$agency"'
+TEAM = 'team=~"$team"'
+LINK = 'link=~"$link"'
+COUNTER = 'counter=~"$counter"'
+JOB = 'job=~"$job"'
+OWNER_TEAM = 'owner_team=~"$team"'
+FAILED = 'status=~"down|unreachable"'
+DOWN = 'status="down"'
+UNREACHABLE = 'status="unreachable"'
+LINK_DOWN = 'state="down"'
+RTT = 'phase="rtt"'
+CONNECT = 'phase="connect"'
+NOTIFY_FAILED = 'result=~"failed|dropped"'
+
+# Said by every panel fed only by ICMP anchors of the uplinks: such a panel is empty when no
+# uplink has an ICMP anchor (e.g. HTTP/TCP anchors only, like the demo's simulated MPP).
+NO_ICMP_ANCHOR = (
+    " Kosong bila tidak ada uplink yang punya anchor ICMP (mis. hanya anchor HTTP/TCP)."
+)
+
+# Numeric codes for the status enums (state timelines and stats need one number per thing).
+STATUS_CODES = (("up", 1), ("down", 2), ("unreachable", 3), ("maintenance", 4), ("unknown", 5))
+LINK_STATE_CODES = (("up", 1), ("degraded", 2), ("down", 3))
+
+
+def sel(metric: str, *matchers: str) -> str:
+    """A selector: metric{m1, m2, ...}."""
+    return metric + "{" + ", ".join(matchers) + "}"
+
+
+def status_code(by: str, *matchers: str) -> str:
+    """One number per entity from mpp_entity_status: 1 up, 2 down, 3 unreachable, ..."""
+    parts = [
+        "(" + sel("mpp_entity_status", *matchers, 'status="' + s + '"') + f" == 1) * {code}"
+        for s, code in STATUS_CODES
+    ]
+    return f"max by ({by}) (\n  " + "\n  or ".join(parts) + "\n)"
+
+
+def link_state_code(*matchers: str) -> str:
+    """One number per link from mpp_link_state: 1 up, 2 degraded, 3 down."""
+    parts = [
+        "(" + sel("mpp_link_state", *matchers, 'state="' + s + '"') + f" == 1) * {code}"
+        for s, code in LINK_STATE_CODES
+    ]
+    return "max by (link) (\n  " + "\n  or ".join(parts) + "\n)"
+
+
+def with_name(expr: str) -> str:
+    """Add a short ``name`` label (entity id without ``<site>/<kind>/``) for legends."""
+    return f'label_replace(\n{expr},\n"name", "$1", "entity", "[^/]+/[^/]+/(.+)")'
+
+
+def open_hours() -> str:
+    """1 per site while it is within service hours (mpp_site_service_open)."""
+    return f"max by (site) ({sel('mpp_site_service_open', SITE)})"
+
+
+SUBQUERY = "[$__range:$__interval]"
+SUBQUERY_POINTS = 10000
+
+
+def in_service_hours(expr: str) -> str:
+    """Count, over the range, the sub-query steps of ``expr`` that fall in service hours."""
+    return (
+        f"sum_over_time((\n  ({expr})\n  * on (site) group_left ()\n  {open_hours()}\n){SUBQUERY})"
+    )
+
+
+def sh_ratio(by: str, num: str, den: str) -> str:
+    """Ratio of service-hours step counts: sum(num) / sum(den), grouped by ``by``."""
+    return f"sum by ({by}) ({in_service_hours(num)})\n/\nsum by ({by}) ({in_service_hours(den)})"
+
+
+def fault_table_expr(*matchers: str) -> str:
+    """Entities failed now, with their status and the team that must act."""
+    return (
+        "max by (site, kind, entity, team, owner_team, status) (\n"
+        f"  ({sel('mpp_entity_fault_owner', *matchers)} == 1)\n"
+        "  * on (entity) group_left (status)\n"
+        "  max by (entity, status) "
+        f"({sel('mpp_entity_status', *matchers, FAILED)} == 1)\n)"
+    )
+
+
+def probe_ratio(by: str, *matchers: str, window: str = "$__range") -> str:
+    """Share of successful probe runs (from the cumulative counters: nothing lost)."""
+    return (
+        f"sum by ({by}) (increase({sel('mpp_probe_successes_total', *matchers)}[{window}]))\n/\n"
+        f"sum by ({by}) (increase({sel('mpp_probe_runs_total', *matchers)}[{window}]))"
+    )
+
+
+# ---------------------------------------------------------------- value mappings, colours
+
+
+def value_map(pairs: list[tuple[str, str, str]]) -> list[dm.ValueMapping]:
+    """Value -> (text, colour) mappings."""
+    opts = {v: dm.ValueMappingResult(text=t, color=c, index=i) for i, (v, t, c) in enumerate(pairs)}
+    return [dm.ValueMap(options=opts)]
+
+
+STATUS_MAP = value_map(
+    [
+        ("1", "Normal", "green"),
+        ("2", "Gangguan", "red"),
+        ("3", "Tak terjangkau", "orange"),
+        ("4", "Pemeliharaan", "blue"),
+        ("5", "Tidak diketahui", "text"),
+    ]
+)
+LINK_MAP = value_map([("1", "Normal", "green"), ("2", "Menurun", "yellow"), ("3", "Putus", "red")])
+SERVE_MAP = value_map([("1", "Melayani", "green"), ("0", "Tidak bisa melayani", "red")])
+INTERNET_MAP = value_map([("1", "Tersambung", "green"), ("0", "Putus", "red")])
+UP_MAP = value_map([("1", "Naik", "green"), ("0", "Turun", "red")])
+RELOAD_MAP = value_map([("1", "Berhasil", "green"), ("0", "Gagal", "red")])
+FAULT_TEXT_MAP = value_map(
+    [
+        ("down", "Gangguan (kesalahan sendiri)", "red"),
+        ("unreachable", "Tak terjangkau (induknya gagal)", "orange"),
+    ]
+)
+
+
+def steps(*pairs: tuple[float | None, str]) -> db.ThresholdsConfig:
+    """Absolute thresholds; the first value is None (the base colour)."""
+    return (
+        db.ThresholdsConfig()
+        .mode(dm.ThresholdsMode.ABSOLUTE)
+        .steps([dm.Threshold(value=v, color=c) for v, c in pairs])
+    )
+
+
+AVAILABILITY = steps((None, "red"), (0.95, "orange"), (0.99, "yellow"), (0.999, "green"))
+
+
+def organize(exclude: list[str], rename: dict[str, str]) -> dm.DataTransformerConfig:
+    """The 'organize' transformation: hide columns and give the rest Indonesian names."""
+    return dm.DataTransformerConfig(
+        id_val="organize",
+        options={
+            "excludeByName": {k: True for k in exclude},
+            "renameByName": rename,
+            "indexByName": {k: i for i, k in enumerate(rename)},
+        },
+    )
+
+
+def prop(id_val: str, value: object) -> dm.DynamicConfigValue:
+    """One override property."""
+    return dm.DynamicConfigValue(id_val=id_val, value=value)
+
+
+# ---------------------------------------------------------------- queries and the board
+
+
+class Q(NamedTuple):
+    """One Prometheus query of a panel."""
+
+    expr: str
+    legend: str = "__auto"
+    instant: bool = False
+    table: bool = False
+    may_be_empty: bool = False
+
+    def builder(self, ref_id: str) -> prom.Dataquery:
+        """The SDK query with refId and the data source variable set."""
+        q = (
+            prom.Dataquery()
+            .expr(self.expr)
+            .ref_id(ref_id)
+            .datasource(DS)
+            .legend_format(self.legend)
+            .editor_mode(pm.QueryEditorMode.CODE)
+        )
+        q = q.instant() if self.instant or self.table else q.range()
+        if self.table:
+            q = q.format(pm.PromQueryFormat.TABLE)
+        return q
+
+
+class Board:
+    """A dashboard under construction: assigns panel ids, refIds and grid positions."""
+
+    def __init__(
+        self,
+        uid: str,
+        title: str,
+        description: str,
+        variables: list[str],
+        *,
+        time_from: str = "now-6h",
+        refresh: str = "30s",
+        alert_annotations: bool = True,
+    ) -> None:
+        self.uid = uid
+        self.title = title
+        self.possibly_empty: set[tuple[str, str, str]] = set()
+        self._next_id = 1
+        self._x = 0
+        self._y = 0
+        self._line_h = 0
+        self._titles: set[str] = set()
+        self._dash = (
+            db.Dashboard(title)
+            .uid(uid)
+            .description(description)
+            .tags(TAGS)
+            .timezone(TZ)
+            .time(time_from, "now")
+            .refresh(refresh)
+            .tooltip(dm.DashboardCursorSync.CROSSHAIR)
+            .editable()
+            .link(
+                db.DashboardLink("Dasbor MPP")
+                .type(dm.DashboardLinkType.DASHBOARDS)
+                .tags(["mpp"])
+                .as_dropdown(True)
+                .include_vars(True)
+                .keep_time(True)
+            )
+        )
+        self._dash = self._dash.with_variable(
+            db.DatasourceVariable("datasource")
+            .label("Sumber data")
+            .type("prometheus")
+            .description("Prometheus yang mengumpulkan metrik mpp-monitor.")
+        )
+        for name in variables:
+            self._dash = self._dash.with_variable(VARIABLES[name]())
+        if alert_annotations:
+            self._dash = self._dash.annotation(
+                db.AnnotationQuery()
+                .name("Alert")
+                .datasource(DS)
+                .enable(True)
+                .icon_color("red")
+                .expr('ALERTS{alertstate="firing", site=~"$site|"}')
+                .title_format("{{alertname}}")
+                .text_format("{{team}} · {{entity}}")
+                .step("60s")
+            )
+
+    def row(self, title: str) -> None:
+        """Start a new (expanded) row of panels."""
+        self._newline()
+        row = db.Row(title).id(self._take_id(title)).grid_pos(dm.GridPos(h=1, w=24, x=0, y=self._y))
+        self._dash = self._dash.with_row(row)
+        self._y += 1
+
+    def add(self, panel: Any, w: int, h: int, queries: list[Q] | None = None) -> None:
+        """Place a panel (left to right, wrapping at 24 columns) with its queries."""
+        if self._x + w > 24:
+            self._newline()
+        built_title = panel.build().title or ""
+        panel = panel.id(self._take_id(built_title)).grid_pos(
+            dm.GridPos(h=h, w=w, x=self._x, y=self._y)
+        )
+        if queries:
+            panel = panel.datasource(DS)
+            if any(SUBQUERY in q.expr for q in queries):
+                # $__interval is the sub-query step: range / maxDataPoints, so many points
+                # give a fine step (30 days -> about 5 minutes).
+                panel = panel.max_data_points(SUBQUERY_POINTS)
+            for i, q in enumerate(queries):
+                ref = chr(ord("A") + i)
+                panel = panel.with_target(q.builder(ref))
+                if q.may_be_empty:
+                    self.possibly_empty.add((self.uid, built_title, ref))
+        self._dash = self._dash.with_panel(panel)
+        self._x += w
+        self._line_h = max(self._line_h, h)
+
+    def json(self) -> dict[str, Any]:
+        """The dashboard model as plain JSON data."""
+        data: dict[str, Any] = json.loads(json.dumps(self._dash.build(), cls=JSONEncoder))
+        data.setdefault("annotations", {}).setdefault("list", [])
+        # The SDK's default placement hides links and the annotation toggle in a menu.
+        for item in [*data["annotations"]["list"], *data.get("links", [])]:
+            item.pop("placement", None)
+        data["id"] = None  # let Grafana assign its database id
+        return data
+
+    def _newline(self) -> None:
+        self._y += self._line_h
+        self._x = 0
+        self._line_h = 0
+
+    def _take_id(self, title: str) -> int:
+        if title in self._titles:
+            raise ValueError(f"{self.uid}: duplicate panel title {title!r}")
+        self._titles.add(title)
+        self._next_id += 1
+        return self._next_id - 1
+
+
+# ---------------------------------------------------------------- variables
+
+
+def _query_var(name: str, label: str, query: str, desc: str, sort: dm.VariableSort) -> Any:
+    return (
+        db.QueryVariable(name)
+        .label(label)
+        .description(desc)
+        .datasource(DS)
+        .query(query)
+        .definition(query)
+        .refresh(dm.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(sort)
+        .multi(True)
+        .include_all(True)
+        .all_value(".*")
+    )
+
+
+ALPHA = dm.VariableSort.ALPHABETICAL_ASC
+VARIABLES: dict[str, Any] = {
+    "site": lambda: _query_var(
+        "site", "Gedung", "label_values(mpp_entity_status, site)", "Gedung MPP (site).", ALPHA
+    ),
+    "agency": lambda: _query_var(
+        "agency",
+        "Instansi",
+        'label_values(mpp_entity_status{site=~"$site", agency!=""}, agency)',
+        "Instansi yang punya gerai atau aplikasi.",
+        ALPHA,
+    ),
+    "app_agency": lambda: _query_var(
+        "agency",
+        "Instansi",
+        'label_values(mpp_entity_status{site=~"$site", kind="application"}, agency)',
+        "Instansi pemilik aplikasi.",
+        ALPHA,
+    ),
+    "counter_agency": lambda: _query_var(
+        "agency",
+        "Instansi",
+        'label_values(mpp_can_serve{site=~"$site"}, agency)',
+        "Instansi pemilik gerai.",
+        ALPHA,
+    ),
+    "team": lambda: _query_var(
+        "team",
+        "Tim",
+        'label_values(mpp_entity_status{site=~"$site"}, team)',
+        "Tim TI pemilik perangkat, uplink atau aplikasi.",
+        ALPHA,
+    ),
+    "link": lambda: _query_var(
+        "link",
+        "Uplink",
+        'label_values(mpp_link_state{site=~"$site"}, link)',
+        "Uplink internet atau jalur khusus.",
+        ALPHA,
+    ),
+    "counter": lambda: _query_var(
+        "counter",
+        "Gerai",
+        'label_values(mpp_can_serve{site=~"$site", agency=~"$agency"}, counter)',
+        "Nomor gerai.",
+        dm.VariableSort.NUMERICAL_ASC,
+    ),
+    "job": lambda: _query_var(
+        "job",
+        "Job Prometheus",
+        "label_values(mpp_build_info, job)",
+        "Job Prometheus yang mengambil /metrics mpp-monitor.",
+        ALPHA,
+    ),
+}
+
+
+# ---------------------------------------------------------------- panel factories
+
+
+def stat_panel(
+    title: str,
+    desc: str,
+    unit: str,
+    *,
+    mappings: list[dm.ValueMapping] | None = None,
+    thresholds: db.ThresholdsConfig | None = None,
+    color_mode: cm.BigValueColorMode = cm.BigValueColorMode.BACKGROUND,
+    text_mode: cm.BigValueTextMode = cm.BigValueTextMode.VALUE_AND_NAME,
+    graph: bool = False,
+    decimals: int | None = None,
+) -> stat.Panel:
+    p = (
+        stat.Panel()
+        .title(title)
+        .description(desc)
+        .unit(unit)
+        .color_mode(color_mode)
+        .text_mode(text_mode)
+        .graph_mode(cm.BigValueGraphMode.AREA if graph else cm.BigValueGraphMode.NONE)
+        .justify_mode(cm.BigValueJustifyMode.AUTO)
+        .orientation(cm.VizOrientation.AUTO)
+        .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+        .thresholds(thresholds or steps((None, "green")))
+    )
+    if mappings:
+        p = p.mappings(mappings)
+    if decimals is not None:
+        p = p.decimals(decimals)
+    return p
+
+
+def series_panel(
+    title: str,
+    desc: str,
+    unit: str,
+    *,
+    stack: bool = False,
+    bars: bool = False,
+    min_val: float | None = None,
+    max_val: float | None = None,
+) -> timeseries.Panel:
+    p = (
+        timeseries.Panel()
+        .title(title)
+        .description(desc)
+        .unit(unit)
+        .line_width(1)
+        .fill_opacity(40 if bars or stack else 10)
+        .show_points(cm.VisibilityMode.NEVER)
+        .legend(
+            cb.VizLegendOptions()
+            .display_mode(cm.LegendDisplayMode.LIST)
+            .placement(cm.LegendPlacement.BOTTOM)
+            .show_legend(True)
+        )
+        .tooltip(
+            cb.VizTooltipOptions().mode(cm.TooltipDisplayMode.MULTI).sort(cm.SortOrder.DESCENDING)
+        )
+    )
+    if bars:
+        p = p.draw_style(cm.GraphDrawStyle.BARS)
+    if stack:
+        p = p.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
+    if min_val is not None:
+        p = p.min(min_val)
+    if max_val is not None:
+        p = p.max(max_val)
+    return p
+
+
+def timeline_panel(
+    title: str,
+    desc: str,
+    *,
+    mappings: list[dm.ValueMapping] | None = None,
+    thresholds: db.ThresholdsConfig | None = None,
+    unit: str = "none",
+) -> statetimeline.Panel:
+    p = (
+        statetimeline.Panel()
+        .title(title)
+        .description(desc)
+        .unit(unit)
+        .show_value(cm.VisibilityMode.NEVER)
+        .merge_values(True)
+        .row_height(0.85)
+        .fill_opacity(80)
+        .line_width(0)
+        .thresholds(thresholds or steps((None, "green")))
+        .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
+    )
+    if mappings:
+        p = p.mappings(mappings)
+    return p
+
+
+def table_panel(
+    title: str,
+    desc: str,
+    unit: str,
+    transformations: list[dm.DataTransformerConfig],
+    *,
+    mappings: list[dm.ValueMapping] | None = None,
+    thresholds: db.ThresholdsConfig | None = None,
+    decimals: int | None = None,
+) -> table.Panel:
+    p = (
+        table.Panel()
+        .title(title)
+        .description(desc)
+        .unit(unit)
+        .transformations(transformations)
+        .thresholds(thresholds or steps((None, "text")))
+        .cell_height(cm.TableCellHeight.SM)
+        .filterable(True)
+    )
+    if mappings:
+        p = p.mappings(mappings)
+    if decimals is not None:
+        p = p.decimals(decimals)
+    return p
+
+
+def text_panel(title: str, markdown: str) -> text.Panel:
+    return text.Panel().title(title).mode(tm.TextMode.MARKDOWN).content(markdown)
+
+
+FAULT_TRANSFORM = [
+    organize(
+        ["Time", "Value"],
+        {
+            "entity": "Entitas",
+            "kind": "Jenis",
+            "status": "Status",
+            "team": "Tim pemilik",
+            "owner_team": "Tim yang harus bertindak",
+            "site": "Gedung",
+        },
+    )
+]
+ALERT_TRANSFORM = [
+    organize(
+        ["Time", "Value", "__name__", "alertstate"],
+        {
+            "alertname": "Alert",
+            "severity": "Tingkat",
+            "team": "Tim",
+            "entity": "Entitas",
+            "site": "Gedung",
+        },
+    )
+]
