@@ -4,9 +4,10 @@ A real ``monitor.service.Service`` runs the plan that ``monitor.inventory`` expa
 ``INVENTORY`` (one site, ``paser``: two uplinks with two ICMP anchors, a DNS and an HTTP
 check each; a router and a switch; three counters of two agencies with four devices, one
 also checked over TCP; two applications, one over HTTPS) and serves its /metrics with the
-exporter's own ``metrics_handler``. So every series, label and roll-up (entity status,
-fault owner, link state and loss, can-serve, service hours, scheduler lateness, reloads)
-comes from the monitor's code, not from a copy of the metric contract.
+monitor's own web app (``monitor.web.app.make_app``), as ``mpp-monitor run`` does. So every
+series, label and roll-up (entity status, fault owner, link state and loss, can-serve,
+service hours, scheduler lateness, reloads) comes from the monitor's code, not from a copy
+of the metric contract.
 
 Only the probes are scripted, since this machine cannot send ICMP unprivileged and the
 addresses have no servers: each kind returns what the real probe returns (the same phases,
@@ -24,18 +25,33 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
-
-from monitor.exporter import metrics_handler
 from monitor.inventory import load_plan
 from monitor.plan import Target
 from monitor.service import Service
+from monitor.web.app import Reloader, WebServer, make_app
 from probes.base import ProbeContext, ProbeResult
 
 SITE = "paser"
+CONFIG_NAME = "dashboards-test.yaml"  # never read: the loader gets INVENTORY
 DOWN_DEVICE = f"{SITE}/device/gerai-02-pc"  # fails every run: counter 2 cannot serve
 FLAKY_APP = f"{SITE}/application/dukcapil-siak"  # times out every third run, stays up
 
+
+def _link(link: str, name: str, net: int) -> str:
+    """One uplink: two ICMP anchors, a DNS and an HTTP check through it."""
+    a = f"127.1.{net}"
+    return f"""\
+      - id: {link}
+        name: {name}
+        anchors:
+          - {{name: gw, address: {a}.1}}
+          - {{name: dns-anchor, address: {a}.2}}
+          - {{name: dns, probe: dns, address: {a}.3, settings: {{query_name: mpp.example}}}}
+          - {{name: web, probe: http, address: "http://{a}.4:8080/generate_204"}}
+"""
+
+
+LINKS = _link("isp-telkom", "Telkom", 1) + _link("isp-lintasarta", "Lintasarta", 2)
 INVENTORY = f"""\
 defaults: {{interval: 1s, timeout: 0.5s, down_after: 2, up_after: 1}}
 sites:
@@ -52,21 +68,7 @@ sites:
       - {{id: it-dukcapil, name: Tim TI Disdukcapil}}
       - {{id: it-bpjs-kes, name: Tim TI BPJS Kesehatan}}
     links:
-      - id: isp-telkom
-        name: Telkom
-        anchors:
-          - {{name: gw, address: 127.1.1.1}}
-          - {{name: dns-anchor, address: 127.1.1.2}}
-          - {{name: dns, probe: dns, address: 127.1.1.3, settings: {{query_name: mpp.example}}}}
-          - {{name: web, probe: http, address: "http://127.1.1.4:8080/generate_204"}}
-      - id: isp-lintasarta
-        name: Lintasarta
-        anchors:
-          - {{name: gw, address: 127.1.2.1}}
-          - {{name: dns-anchor, address: 127.1.2.2}}
-          - {{name: dns, probe: dns, address: 127.1.2.3, settings: {{query_name: mpp.example}}}}
-          - {{name: web, probe: http, address: "http://127.1.2.4:8080/generate_204"}}
-    infrastructure:
+{LINKS}    infrastructure:
       - {{id: router, name: Router, kind: router, address: 127.2.0.1, checks: [icmp]}}
       - {{id: sw-lantai1, name: Switch lantai 1, kind: switch, address: 127.2.1.1,
           parent: router, checks: [icmp]}}
@@ -116,11 +118,9 @@ def icmp(n: int, *, reachable: bool = True) -> ProbeResult:
             "packets_sent": 3,
             "packets_received": 3 - lost,
             "loss_ratio": lost / 3,
-            "rtt_min_seconds": rtt / 2,
-            "rtt_median_seconds": rtt,
-            "rtt_mean_seconds": rtt,
-            "rtt_max_seconds": rtt * 2,
-            "rtt_stddev_seconds": 0.0005,
+            **{f"rtt_{k}_seconds": rtt * f for k, f in (("min", 0.5), ("median", 1), ("max", 2))},
+            "rtt_mean_seconds": rtt * 1.1,
+            "rtt_stddev_seconds": rtt / 8,
             "ip_protocol": 4,
         },
     )
@@ -199,21 +199,20 @@ NOTIFIER = Notifier(
 )
 
 
-async def _start(probes: ScriptedProbes) -> tuple[Service, web.AppRunner, int]:
-    service = Service(probes=probes.table(), down_after=2, up_after=1)
+async def _start(probes: ScriptedProbes) -> tuple[Service, WebServer, str]:
+    """The Service and its web endpoints, as ``mpp-monitor run`` puts them together."""
+    plan = load_plan(CONFIG_NAME, INVENTORY)
+    service = Service(probes=probes.table(), down_after=plan.down_after, up_after=plan.up_after)
     service.notifier = NOTIFIER
-    await service.apply_plan(load_plan("dashboards-test.yaml", INVENTORY))
-    app = web.Application()
-    app.router.add_get("/metrics", metrics_handler(service))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return service, runner, runner.addresses[0][1]
+    await service.apply_plan(plan)
+    reloader = Reloader(service, CONFIG_NAME, lambda path: load_plan(path, INVENTORY))
+    server = WebServer(make_app(service, reloader))
+    base = await server.start("127.0.0.1", 0)
+    return service, server, base.rstrip("/") + "/metrics"
 
 
-async def _stop(service: Service, runner: web.AppRunner) -> None:
-    await runner.cleanup()
+async def _stop(service: Service, server: WebServer) -> None:
+    await server.stop()
     await service.stop()
 
 
@@ -225,11 +224,11 @@ def serve_monitor() -> Iterator[str]:
     thread.start()
     try:
         started = asyncio.run_coroutine_threadsafe(_start(ScriptedProbes()), loop)
-        service, runner, port = started.result(timeout=30)
+        service, server, url = started.result(timeout=30)
         try:
-            yield f"http://127.0.0.1:{port}/metrics"
+            yield url
         finally:
-            asyncio.run_coroutine_threadsafe(_stop(service, runner), loop).result(timeout=30)
+            asyncio.run_coroutine_threadsafe(_stop(service, server), loop).result(timeout=30)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=10)
