@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack, cast
 
 with warnings.catch_warnings():
     # The SDK deprecates the v1 dashboard model in favour of v2 at import; Grafana's file
@@ -422,36 +422,49 @@ VARIABLES: dict[str, Any] = {
 # ---------------------------------------------------------------- panel factories
 
 
+P = TypeVar("P")  # a panel builder of the SDK
+
+
+class FieldOptions(TypedDict, total=False):
+    """Field options shared by the stat, state timeline and table panels."""
+
+    mappings: list[dm.ValueMapping]
+    thresholds: db.ThresholdsConfig  # default: one step in the panel kind's base colour
+    decimals: int
+
+
+def _fields(panel: P, title: str, desc: str, unit: str, base: str, **fields: Any) -> P:
+    """Title, description, unit, thresholds (``base`` colour by default) and field options."""
+    p: Any = panel.title(title).description(desc).unit(unit)
+    p = p.thresholds(fields.get("thresholds") or steps((None, base)))
+    if fields.get("mappings"):
+        p = p.mappings(fields["mappings"])
+    if fields.get("decimals") is not None:
+        p = p.decimals(fields["decimals"])
+    return cast(P, p)
+
+
 def stat_panel(
     title: str,
     desc: str,
     unit: str,
     *,
-    mappings: list[dm.ValueMapping] | None = None,
-    thresholds: db.ThresholdsConfig | None = None,
     color_mode: cm.BigValueColorMode = cm.BigValueColorMode.BACKGROUND,
     text_mode: cm.BigValueTextMode = cm.BigValueTextMode.VALUE_AND_NAME,
     graph: bool = False,
-    decimals: int | None = None,
+    **fields: Unpack[FieldOptions],
 ) -> stat.Panel:
+    """A stat panel: the last value of each series, coloured by its thresholds."""
     p = (
         stat.Panel()
-        .title(title)
-        .description(desc)
-        .unit(unit)
         .color_mode(color_mode)
         .text_mode(text_mode)
         .graph_mode(cm.BigValueGraphMode.AREA if graph else cm.BigValueGraphMode.NONE)
         .justify_mode(cm.BigValueJustifyMode.AUTO)
         .orientation(cm.VizOrientation.AUTO)
         .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .thresholds(thresholds or steps((None, "green")))
     )
-    if mappings:
-        p = p.mappings(mappings)
-    if decimals is not None:
-        p = p.decimals(decimals)
-    return p
+    return _fields(p, title, desc, unit, "green", **fields)
 
 
 def series_panel(
@@ -464,6 +477,7 @@ def series_panel(
     min_val: float | None = None,
     max_val: float | None = None,
 ) -> timeseries.Panel:
+    """A time series graph (lines; stacked areas or bars on request), legend below."""
     p = (
         timeseries.Panel()
         .title(title)
@@ -488,35 +502,23 @@ def series_panel(
         p = p.stacking(cb.StackingConfig().mode(cm.StackingMode.NORMAL))
     if min_val is not None:
         p = p.min(min_val)
-    if max_val is not None:
-        p = p.max(max_val)
-    return p
+    return p if max_val is None else p.max(max_val)
 
 
 def timeline_panel(
-    title: str,
-    desc: str,
-    *,
-    mappings: list[dm.ValueMapping] | None = None,
-    thresholds: db.ThresholdsConfig | None = None,
-    unit: str = "none",
+    title: str, desc: str, *, unit: str = "none", **fields: Unpack[FieldOptions]
 ) -> statetimeline.Panel:
+    """A state timeline: one band per series, coloured by thresholds and value mappings."""
     p = (
         statetimeline.Panel()
-        .title(title)
-        .description(desc)
-        .unit(unit)
         .show_value(cm.VisibilityMode.NEVER)
         .merge_values(True)
         .row_height(0.85)
         .fill_opacity(80)
         .line_width(0)
-        .thresholds(thresholds or steps((None, "green")))
         .color_scheme(db.FieldColor().mode(dm.FieldColorModeId.THRESHOLDS))
     )
-    if mappings:
-        p = p.mappings(mappings)
-    return p
+    return _fields(p, title, desc, unit, "green", **fields)
 
 
 def table_panel(
@@ -524,29 +526,20 @@ def table_panel(
     desc: str,
     unit: str,
     transformations: list[dm.DataTransformerConfig],
-    *,
-    mappings: list[dm.ValueMapping] | None = None,
-    thresholds: db.ThresholdsConfig | None = None,
-    decimals: int | None = None,
+    **fields: Unpack[FieldOptions],
 ) -> table.Panel:
+    """A filterable table of instant results, its columns set by ``transformations``."""
     p = (
         table.Panel()
-        .title(title)
-        .description(desc)
-        .unit(unit)
         .transformations(transformations)
-        .thresholds(thresholds or steps((None, "text")))
         .cell_height(cm.TableCellHeight.SM)
         .filterable(True)
     )
-    if mappings:
-        p = p.mappings(mappings)
-    if decimals is not None:
-        p = p.decimals(decimals)
-    return p
+    return _fields(p, title, desc, unit, "text", **fields)
 
 
 def text_panel(title: str, markdown: str) -> text.Panel:
+    """A Markdown text panel."""
     return text.Panel().title(title).mode(tm.TextMode.MARKDOWN).content(markdown)
 
 
