@@ -11,6 +11,7 @@ from dashboards.panels import (
     Board,
     Q,
     cm,
+    instant,
     organize,
     probe_ratio,
     prop,
@@ -47,13 +48,7 @@ def board() -> Board:
         ),
         12,
         5,
-        [
-            Q(
-                with_name(status_code("site, agency, entity", *app)),
-                "{{agency}} · {{name}}",
-                instant=True,
-            )
-        ],
+        [instant(with_name(status_code("site, agency, entity", *app)), "{{agency}} · {{name}}")],
     )
     b.add(
         stat_panel(
@@ -65,7 +60,7 @@ def board() -> Board:
         ),
         12,
         5,
-        [Q(with_name(probe_ratio("agency, entity", *app)), "{{agency}} · {{name}}", instant=True)],
+        [instant(with_name(probe_ratio("agency, entity", *app)), "{{agency}} · {{name}}")],
     )
     b.add(
         timeline_panel(

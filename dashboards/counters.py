@@ -9,6 +9,7 @@ from dashboards.panels import (
     COUNTER,
     FAULT_TEXT_MAP,
     FAULT_TRANSFORM,
+    GOOD_IS_1,
     RTT,
     SERVE_MAP,
     SITE,
@@ -16,6 +17,7 @@ from dashboards.panels import (
     Board,
     Q,
     fault_table_expr,
+    instant,
     organize,
     probe_ratio,
     prop,
@@ -48,15 +50,14 @@ def board() -> Board:
             "Hijau: perangkat gerai naik dan aplikasi penting instansinya terjangkau.",
             "none",
             mappings=SERVE_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         24,
         6,
         [
-            Q(
+            instant(
                 f"max by (counter, agency) ({sel('mpp_can_serve', *csel)})",
                 "Gerai {{counter}} · {{agency}}",
-                instant=True,
             )
         ],
     )
@@ -65,7 +66,7 @@ def board() -> Board:
             "Riwayat gerai",
             "Kapan setiap gerai bisa atau tidak bisa melayani.",
             mappings=SERVE_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         24,
         8,
@@ -88,13 +89,7 @@ def board() -> Board:
         ),
         24,
         6,
-        [
-            Q(
-                status_code("counter, device", *dev),
-                "Gerai {{counter}} · {{device}}",
-                instant=True,
-            )
-        ],
+        [instant(status_code("counter, device", *dev), "Gerai {{counter}} · {{device}}")],
     )
     b.add(
         timeline_panel(
@@ -192,7 +187,7 @@ def board() -> Board:
         ),
         8,
         6,
-        [Q(with_name(status_code("entity", SITE, 'kind="infra"')), "{{name}}", instant=True)],
+        [instant(with_name(status_code("entity", SITE, 'kind="infra"')), "{{name}}")],
     )
     b.add(
         table_panel(

@@ -12,6 +12,7 @@ from dashboards.panels import (
     SITE,
     Board,
     Q,
+    instant,
     link_state_code,
     probe_ratio,
     prop,
@@ -58,11 +59,10 @@ def board() -> Board:
         8,
         5,
         [
-            Q(
+            instant(
                 "1 - avg by (link) (avg_over_time("
                 f"{sel('mpp_link_state', *link_sel, LINK_DOWN)}[$__range]))",
                 "{{link}}",
-                instant=True,
             )
         ],
     )
@@ -76,11 +76,10 @@ def board() -> Board:
         8,
         5,
         [
-            Q(
+            instant(
                 "sum by (link) (avg_over_time("
                 f"{sel('mpp_link_state', *link_sel, LINK_DOWN)}[$__range])) * $__range_s",
                 "{{link}}",
-                instant=True,
             )
         ],
     )
@@ -95,10 +94,9 @@ def board() -> Board:
         8,
         5,
         [
-            Q(
+            instant(
                 f"max by (site) (avg_over_time({sel('mpp_site_internet_up', SITE)}[$__range]))",
                 "{{site}}",
-                instant=True,
             )
         ],
     )
@@ -247,6 +245,6 @@ def board() -> Board:
         ),
         24,
         5,
-        [Q(probe_ratio("link, probe", *target_sel), "{{link}} · {{probe}}", instant=True)],
+        [instant(probe_ratio("link, probe", *target_sel), "{{link}} · {{probe}}")],
     )
     return b

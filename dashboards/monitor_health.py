@@ -4,6 +4,7 @@ flight, reloads, notifier)."""
 from __future__ import annotations
 
 from dashboards.panels import (
+    GOOD_IS_1,
     JOB,
     NOTIFY_FAILED,
     RELOAD_MAP,
@@ -12,6 +13,7 @@ from dashboards.panels import (
     Board,
     Q,
     cm,
+    instant,
     organize,
     sel,
     series_panel,
@@ -38,11 +40,11 @@ def board() -> Board:
             "Apakah Prometheus berhasil mengambil /metrics mpp-monitor.",
             "none",
             mappings=UP_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         6,
         4,
-        [Q(sel("up", JOB), "{{instance}}", instant=True)],
+        [instant(sel("up", JOB), "{{instance}}")],
     )
     b.add(
         stat_panel(
@@ -55,10 +57,9 @@ def board() -> Board:
         6,
         4,
         [
-            Q(
+            instant(
                 f"max by (version, python) ({sel('mpp_build_info', JOB)})",
                 "{{version}} · Python {{python}}",
-                instant=True,
             )
         ],
     )
@@ -69,11 +70,11 @@ def board() -> Board:
             "alasannya ada di log.",
             "none",
             mappings=RELOAD_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         6,
         4,
-        [Q(f"min({sel('mpp_config_last_reload_successful', JOB)})", "Reload", instant=True)],
+        [instant(f"min({sel('mpp_config_last_reload_successful', JOB)})", "Reload")],
     )
     b.add(
         stat_panel(
@@ -86,10 +87,9 @@ def board() -> Board:
         6,
         4,
         [
-            Q(
+            instant(
                 f"max({sel('mpp_config_last_reload_success_timestamp_seconds', JOB)}) * 1000",
                 "Reload",
-                instant=True,
             )
         ],
     )
@@ -119,10 +119,8 @@ def board() -> Board:
         8,
         7,
         [
-            Q(
-                f"sum by (site, probe) ({sel('mpp_targets', JOB, SITE)})",
-                "{{site}} · {{probe}}",
-                instant=True,
+            instant(
+                f"sum by (site, probe) ({sel('mpp_targets', JOB, SITE)})", "{{site}} · {{probe}}"
             )
         ],
     )
@@ -239,12 +237,11 @@ def board() -> Board:
         6,
         8,
         [
-            Q(
+            instant(
                 "sum(increase("
                 f"{sel('mpp_notifier_messages_total', JOB, NOTIFY_FAILED)}"
                 "[$__range])) or vector(0)",
                 "Gagal",
-                instant=True,
             )
         ],
     )

@@ -6,6 +6,7 @@ from dashboards.panels import (
     ALERT_TRANSFORM,
     FAULT_TEXT_MAP,
     FAULT_TRANSFORM,
+    GOOD_IS_1,
     INTERNET_MAP,
     LINK_MAP,
     NO_ICMP_ANCHOR,
@@ -16,6 +17,7 @@ from dashboards.panels import (
     Q,
     cm,
     fault_table_expr,
+    instant,
     link_state_code,
     sel,
     stat_panel,
@@ -42,11 +44,11 @@ def board() -> Board:
             "Tersambung bila minimal satu uplink gedung naik atau menurun (degraded).",
             "none",
             mappings=INTERNET_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         6,
         4,
-        [Q(f"max by (site) ({sel('mpp_site_internet_up', SITE)})", "{{site}}", instant=True)],
+        [instant(f"max by (site) ({sel('mpp_site_internet_up', SITE)})", "{{site}}")],
     )
     b.add(
         stat_panel(
@@ -59,8 +61,8 @@ def board() -> Board:
         6,
         4,
         [
-            Q(f"sum({sel('mpp_can_serve', SITE)})", "Bisa melayani", instant=True),
-            Q(f"count({sel('mpp_can_serve', SITE)})", "Semua gerai", instant=True),
+            instant(f"sum({sel('mpp_can_serve', SITE)})", "Bisa melayani"),
+            instant(f"count({sel('mpp_can_serve', SITE)})", "Semua gerai"),
         ],
     )
     b.add(
@@ -73,13 +75,7 @@ def board() -> Board:
         ),
         6,
         4,
-        [
-            Q(
-                f"count({sel('mpp_entity_fault_owner', SITE)} == 1) or vector(0)",
-                "Gangguan",
-                instant=True,
-            )
-        ],
+        [instant(f"count({sel('mpp_entity_fault_owner', SITE)} == 1) or vector(0)", "Gangguan")],
     )
     b.add(
         stat_panel(
@@ -90,13 +86,7 @@ def board() -> Board:
         ),
         6,
         4,
-        [
-            Q(
-                'count(ALERTS{alertstate="firing", site=~"$site|"}) or vector(0)',
-                "Alert",
-                instant=True,
-            )
-        ],
+        [instant('count(ALERTS{alertstate="firing", site=~"$site|"}) or vector(0)', "Alert")],
     )
 
     b.row("Uplink internet")
@@ -110,7 +100,7 @@ def board() -> Board:
         ),
         8,
         5,
-        [Q(link_state_code(SITE), "{{link}}", instant=True)],
+        [instant(link_state_code(SITE), "{{link}}")],
     )
     b.add(
         stat_panel(
@@ -153,15 +143,14 @@ def board() -> Board:
             "terjangkau. Merah: gerai tidak bisa melayani; lihat tabel gangguan di bawah.",
             "none",
             mappings=SERVE_MAP,
-            thresholds=steps((None, "red"), (1, "green")),
+            thresholds=GOOD_IS_1,
         ),
         24,
         10,
         [
-            Q(
+            instant(
                 f"max by (counter, agency) ({sel('mpp_can_serve', SITE)})",
                 "Gerai {{counter}} · {{agency}}",
-                instant=True,
             )
         ],
     )
@@ -179,10 +168,9 @@ def board() -> Board:
         24,
         5,
         [
-            Q(
+            instant(
                 with_name(status_code("site, agency, entity", SITE, 'kind="application"')),
                 "{{agency}} · {{name}}",
-                instant=True,
             )
         ],
     )

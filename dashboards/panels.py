@@ -180,6 +180,7 @@ def steps(*pairs: tuple[float | None, str]) -> db.ThresholdsConfig:
     )
 
 
+GOOD_IS_1 = steps((None, "red"), (1, "green"))  # 1 is good (up, can serve), else red
 AVAILABILITY = steps((None, "red"), (0.95, "orange"), (0.99, "yellow"), (0.999, "green"))
 
 
@@ -226,6 +227,11 @@ class Q(NamedTuple):
         if self.table:
             q = q.format(pm.PromQueryFormat.TABLE)
         return q
+
+
+def instant(expr: str, legend: str = "__auto") -> Q:
+    """An instant query (the latest value): what stat panels show."""
+    return Q(expr, legend, instant=True)
 
 
 class Board:
@@ -465,6 +471,11 @@ def stat_panel(
         .reduce_options(cb.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
     return _fields(p, title, desc, unit, "green", **fields)
+
+
+def availability_stat(title: str, desc: str) -> stat.Panel:
+    """A stat of availability ratios (percent, two decimals, AVAILABILITY colours)."""
+    return stat_panel(title, desc, "percentunit", thresholds=AVAILABILITY, decimals=2)
 
 
 def series_panel(

@@ -14,15 +14,16 @@ from dashboards.panels import (
     UNREACHABLE,
     Board,
     Q,
+    availability_stat,
     cb,
     dm,
     in_service_hours,
+    instant,
     organize,
     prop,
     sel,
     series_panel,
     sh_ratio,
-    stat_panel,
     table_panel,
     text_panel,
     with_name,
@@ -42,6 +43,12 @@ bulanan ada di laporan bulanan (`mpp-monitor report`).
 """
 
 
+def serve_share() -> tuple[str, str]:
+    """Counters able to serve, over all counters (the ratio's numerator and denominator)."""
+    serve = sel("mpp_can_serve", SITE, AGENCY)
+    return serve, f"{serve} * 0 + 1"
+
+
 def board() -> Board:
     """Availability per agency, link, team and counter; service hours; owner attribution."""
     b = Board(
@@ -59,101 +66,42 @@ def board() -> Board:
     b.add(text_panel("Cara membaca angka ketersediaan", SLA_NOTE), 24, 5)
 
     b.row("Selama jam layanan")
-    b.add(
-        stat_panel(
+    up = sel("mpp_entity_status", *ent, 'status="up"')
+    own = sel("mpp_entity_status", *ent, 'status=~"up|down"')  # unreachable: not their fault
+    apps = (*ent, 'kind="application"')
+    for title, desc, by, num, den in (
+        (
             "Gerai bisa melayani, per instansi (jam layanan)",
             "Bagian jam layanan ketika gerai instansi bisa melayani: sudut pandang warga.",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
+            "agency",
+            *serve_share(),
         ),
-        12,
-        6,
-        [
-            Q(
-                sh_ratio(
-                    "agency",
-                    sel("mpp_can_serve", SITE, AGENCY),
-                    f"{sel('mpp_can_serve', SITE, AGENCY)} * 0 + 1",
-                ),
-                "{{agency}}",
-                instant=True,
-            )
-        ],
-    )
-    b.add(
-        stat_panel(
+        (
             "Uplink tersedia (jam layanan)",
             "Bagian jam layanan ketika uplink tidak putus (normal atau menurun).",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
+            "link",
+            sel("mpp_link_state", SITE, 'state=~"up|degraded"'),
+            sel("mpp_link_state", SITE),
         ),
-        12,
-        6,
-        [
-            Q(
-                sh_ratio(
-                    "link",
-                    sel("mpp_link_state", SITE, 'state=~"up|degraded"'),
-                    sel("mpp_link_state", SITE),
-                ),
-                "{{link}}",
-                instant=True,
-            )
-        ],
-    )
-    b.add(
-        stat_panel(
+        (
             "Ketersediaan per tim, kesalahan sendiri (jam layanan)",
             "Naik / (naik + gangguan) untuk entitas milik tim: waktu tak terjangkau tidak "
             "dihitung karena bukan kesalahan tim itu.",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
+            "team",
+            up,
+            own,
         ),
-        12,
-        6,
-        [
-            Q(
-                sh_ratio(
-                    "team",
-                    sel("mpp_entity_status", *ent, 'status="up"'),
-                    sel("mpp_entity_status", *ent, 'status=~"up|down"'),
-                ),
-                "{{team}}",
-                instant=True,
-            )
-        ],
-    )
-    b.add(
-        stat_panel(
+        (
             "Aplikasi tersedia per instansi (jam layanan)",
             "Naik / (naik + gangguan + tak terjangkau) untuk aplikasi instansi: sudut pandang "
             "petugas gerai.",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
+            "agency",
+            sel("mpp_entity_status", *apps, 'status="up"'),
+            sel("mpp_entity_status", *apps, 'status=~"up|down|unreachable"'),
         ),
-        12,
-        6,
-        [
-            Q(
-                sh_ratio(
-                    "agency",
-                    sel("mpp_entity_status", *ent, 'kind="application"', 'status="up"'),
-                    sel(
-                        "mpp_entity_status",
-                        *ent,
-                        'kind="application"',
-                        'status=~"up|down|unreachable"',
-                    ),
-                ),
-                "{{agency}}",
-                instant=True,
-            )
-        ],
-    )
+    ):
+        legend = "{{" + by + "}}"
+        b.add(availability_stat(title, desc), 12, 6, [instant(sh_ratio(by, num, den), legend)])
     seconds = "* $__interval_ms / 1000"
     b.add(
         table_panel(
@@ -200,14 +148,7 @@ def board() -> Board:
                 f'), "team", "$1", "owner_team", "(.*)")) {seconds}',
                 table=True,
             ),
-            Q(
-                sh_ratio(
-                    "team",
-                    sel("mpp_entity_status", *ent, 'status="up"'),
-                    sel("mpp_entity_status", *ent, 'status=~"up|down"'),
-                ),
-                table=True,
-            ),
+            Q(sh_ratio("team", up, own), table=True),
         ],
     )
     b.add(
@@ -227,16 +168,7 @@ def board() -> Board:
         .sort_by([cb.TableSortByFieldState().display_name("Bisa melayani").desc(False)]),
         12,
         10,
-        [
-            Q(
-                sh_ratio(
-                    "counter, agency",
-                    sel("mpp_can_serve", SITE, AGENCY),
-                    f"{sel('mpp_can_serve', SITE, AGENCY)} * 0 + 1",
-                ),
-                table=True,
-            )
-        ],
+        [Q(sh_ratio("counter, agency", *serve_share()), table=True)],
     )
     b.add(
         table_panel(
@@ -262,7 +194,7 @@ def board() -> Board:
                 with_name(
                     sh_ratio(
                         "kind, team, entity",
-                        sel("mpp_entity_status", *ent, 'status="up"'),
+                        up,
                         sel("mpp_entity_status", *ent, 'status=~"up|down|unreachable"'),
                     )
                 ),
@@ -273,39 +205,30 @@ def board() -> Board:
 
     b.row("Sepanjang waktu (jam dinding, 24 jam)")
     b.add(
-        stat_panel(
-            "Uplink tersedia (jam dinding)",
-            "Bagian waktu uplink tidak putus, 24 jam sehari.",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
+        availability_stat(
+            "Uplink tersedia (jam dinding)", "Bagian waktu uplink tidak putus, 24 jam sehari."
         ),
         12,
         5,
         [
-            Q(
+            instant(
                 "1 - avg by (link) (avg_over_time("
                 f"{sel('mpp_link_state', SITE, LINK_DOWN)}[$__range]))",
                 "{{link}}",
-                instant=True,
             )
         ],
     )
     b.add(
-        stat_panel(
+        availability_stat(
             "Gerai bisa melayani, per instansi (jam dinding)",
             "Bagian waktu gerai instansi bisa melayani, 24 jam sehari.",
-            "percentunit",
-            thresholds=AVAILABILITY,
-            decimals=2,
         ),
         12,
         5,
         [
-            Q(
+            instant(
                 f"avg by (agency) (avg_over_time({sel('mpp_can_serve', SITE, AGENCY)}[$__range]))",
                 "{{agency}}",
-                instant=True,
             )
         ],
     )
