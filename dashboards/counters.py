@@ -29,6 +29,7 @@ from dashboards.panels import (
     table_panel,
     timeline_panel,
     with_name,
+    yes_no_stat,
 )
 
 
@@ -45,12 +46,10 @@ def board() -> Board:
     dev = (SITE, 'kind="device"', AGENCY, COUNTER)
     b.row("Gerai")
     b.add(
-        stat_panel(
+        yes_no_stat(
             "Gerai terpilih: bisa melayani?",
             "Hijau: perangkat gerai naik dan aplikasi penting instansinya terjangkau.",
-            "none",
-            mappings=SERVE_MAP,
-            thresholds=GOOD_IS_1,
+            SERVE_MAP,
         ),
         24,
         6,

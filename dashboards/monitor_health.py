@@ -4,7 +4,6 @@ flight, reloads, notifier)."""
 from __future__ import annotations
 
 from dashboards.panels import (
-    GOOD_IS_1,
     JOB,
     NOTIFY_FAILED,
     RELOAD_MAP,
@@ -15,11 +14,13 @@ from dashboards.panels import (
     cm,
     instant,
     organize,
+    plain_stat,
     sel,
     series_panel,
     stat_panel,
     steps,
     table_panel,
+    yes_no_stat,
 )
 
 
@@ -35,24 +36,18 @@ def board() -> Board:
     )
     b.row("Layanan")
     b.add(
-        stat_panel(
+        yes_no_stat(
             "Scrape /metrics",
             "Apakah Prometheus berhasil mengambil /metrics mpp-monitor.",
-            "none",
-            mappings=UP_MAP,
-            thresholds=GOOD_IS_1,
+            UP_MAP,
         ),
         6,
         4,
         [instant(sel("up", JOB), "{{instance}}")],
     )
     b.add(
-        stat_panel(
-            "Versi",
-            "Versi mpp-monitor dan Python yang berjalan.",
-            "none",
-            text_mode=cm.BigValueTextMode.NAME,
-            color_mode=cm.BigValueColorMode.NONE,
+        plain_stat(
+            "Versi", "Versi mpp-monitor dan Python yang berjalan.", "none", cm.BigValueTextMode.NAME
         ),
         6,
         4,
@@ -64,25 +59,22 @@ def board() -> Board:
         ],
     )
     b.add(
-        stat_panel(
+        yes_no_stat(
             "Reload konfigurasi terakhir",
             "Gagal berarti konfigurasi baru ditolak dan konfigurasi lama tetap berjalan; "
             "alasannya ada di log.",
-            "none",
-            mappings=RELOAD_MAP,
-            thresholds=GOOD_IS_1,
+            RELOAD_MAP,
         ),
         6,
         4,
         [instant(f"min({sel('mpp_config_last_reload_successful', JOB)})", "Reload")],
     )
     b.add(
-        stat_panel(
+        plain_stat(
             "Reload berhasil terakhir",
             "Kapan konfigurasi terakhir berhasil dimuat.",
             "dateTimeFromNow",
-            color_mode=cm.BigValueColorMode.NONE,
-            text_mode=cm.BigValueTextMode.VALUE,
+            cm.BigValueTextMode.VALUE,
         ),
         6,
         4,

@@ -6,7 +6,6 @@ from dashboards.panels import (
     ALERT_TRANSFORM,
     FAULT_TEXT_MAP,
     FAULT_TRANSFORM,
-    GOOD_IS_1,
     INTERNET_MAP,
     LINK_MAP,
     NO_ICMP_ANCHOR,
@@ -25,6 +24,7 @@ from dashboards.panels import (
     steps,
     table_panel,
     with_name,
+    yes_no_stat,
 )
 
 
@@ -39,12 +39,10 @@ def board() -> Board:
     )
     b.row("Apakah gedung melayani?")
     b.add(
-        stat_panel(
+        yes_no_stat(
             "Internet gedung",
             "Tersambung bila minimal satu uplink gedung naik atau menurun (degraded).",
-            "none",
-            mappings=INTERNET_MAP,
-            thresholds=GOOD_IS_1,
+            INTERNET_MAP,
         ),
         6,
         4,
@@ -137,13 +135,11 @@ def board() -> Board:
 
     b.row("Gerai layanan")
     b.add(
-        stat_panel(
+        yes_no_stat(
             "Gerai: bisa melayani?",
             "Satu kotak per gerai. Hijau: perangkat gerai naik dan aplikasi penting instansinya "
             "terjangkau. Merah: gerai tidak bisa melayani; lihat tabel gangguan di bawah.",
-            "none",
-            mappings=SERVE_MAP,
-            thresholds=GOOD_IS_1,
+            SERVE_MAP,
         ),
         24,
         10,

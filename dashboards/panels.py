@@ -473,6 +473,16 @@ def stat_panel(
     return _fields(p, title, desc, unit, "green", **fields)
 
 
+def yes_no_stat(title: str, desc: str, mappings: list[dm.ValueMapping]) -> stat.Panel:
+    """A stat of 1 (good, in green) or 0 (red), each value named by ``mappings``."""
+    return stat_panel(title, desc, "none", mappings=mappings, thresholds=GOOD_IS_1)
+
+
+def plain_stat(title: str, desc: str, unit: str, text_mode: cm.BigValueTextMode) -> stat.Panel:
+    """A stat shown as plain text (a name, a version, a time), without colour."""
+    return stat_panel(title, desc, unit, text_mode=text_mode, color_mode=cm.BigValueColorMode.NONE)
+
+
 def availability_stat(title: str, desc: str) -> stat.Panel:
     """A stat of availability ratios (percent, two decimals, AVAILABILITY colours)."""
     return stat_panel(title, desc, "percentunit", thresholds=AVAILABILITY, decimals=2)
