@@ -7,7 +7,6 @@ from dashboards.panels import (
     AGENCY,
     AVAILABILITY,
     SITE,
-    STATUS_MAP,
     Board,
     Q,
     cm,
@@ -19,6 +18,8 @@ from dashboards.panels import (
     series_panel,
     stat_panel,
     status_code,
+    status_stat,
+    status_timeline,
     steps,
     table_panel,
     timeline_panel,
@@ -38,13 +39,10 @@ def board() -> Board:
     app = (SITE, 'kind="application"', AGENCY)
     b.row("Status")
     b.add(
-        stat_panel(
+        status_stat(
             "Status aplikasi",
             "Status setiap aplikasi sekarang. Tak terjangkau berarti semua uplink menuju "
             "aplikasi gagal (dibebankan ke Kominfo, bukan ke instansi).",
-            "none",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         12,
         5,
@@ -63,11 +61,9 @@ def board() -> Board:
         [instant(with_name(probe_ratio("agency, entity", *app)), "{{agency}} · {{name}}")],
     )
     b.add(
-        timeline_panel(
+        status_timeline(
             "Riwayat status aplikasi",
             "Kapan setiap aplikasi normal, gangguan, tak terjangkau atau dalam pemeliharaan.",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         24,
         6,

@@ -13,7 +13,6 @@ from dashboards.panels import (
     RTT,
     SERVE_MAP,
     SITE,
-    STATUS_MAP,
     Board,
     Q,
     fault_table_expr,
@@ -23,9 +22,9 @@ from dashboards.panels import (
     prop,
     sel,
     series_panel,
-    stat_panel,
     status_code,
-    steps,
+    status_stat,
+    status_timeline,
     table_panel,
     timeline_panel,
     with_name,
@@ -79,23 +78,18 @@ def board() -> Board:
 
     b.row("Perangkat")
     b.add(
-        stat_panel(
+        status_stat(
             "Status perangkat",
             "Status setiap perangkat gerai sekarang.",
-            "none",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         24,
         6,
         [instant(status_code("counter, device", *dev), "Gerai {{counter}} · {{device}}")],
     )
     b.add(
-        timeline_panel(
+        status_timeline(
             "Riwayat status perangkat",
             "Kapan setiap perangkat normal, gangguan, tak terjangkau atau dalam pemeliharaan.",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         24,
         8,
@@ -176,13 +170,10 @@ def board() -> Board:
 
     b.row("Jaringan lokal dan gangguan")
     b.add(
-        stat_panel(
+        status_stat(
             "Switch dan perangkat jaringan",
             "Status perangkat infrastruktur LAN (milik Kominfo). Bila gagal, perangkat gerai di "
             "belakangnya menjadi tak terjangkau.",
-            "none",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         8,
         6,

@@ -8,10 +8,10 @@ from dashboards.panels import (
     FAULT_TRANSFORM,
     INTERNET_MAP,
     LINK_MAP,
+    LINK_STEPS,
     NO_ICMP_ANCHOR,
     SERVE_MAP,
     SITE,
-    STATUS_MAP,
     Board,
     Q,
     cm,
@@ -21,6 +21,7 @@ from dashboards.panels import (
     sel,
     stat_panel,
     status_code,
+    status_stat,
     steps,
     table_panel,
     with_name,
@@ -94,44 +95,34 @@ def board() -> Board:
             "Normal, menurun (kehilangan paket atau latensi di atas ambang) atau putus.",
             "none",
             mappings=LINK_MAP,
-            thresholds=steps((None, "green"), (2, "yellow"), (3, "red")),
+            thresholds=LINK_STEPS,
         ),
         8,
         5,
         [instant(link_state_code(SITE), "{{link}}")],
     )
-    b.add(
-        stat_panel(
+    for title, desc, unit, metric, thresholds in (
+        (
             "Kehilangan paket uplink",
-            "Rasio paket ICMP yang hilang ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
+            "Rasio paket ICMP yang hilang ke anchor uplink, pada probe terakhir.",
             "percentunit",
-            thresholds=steps((None, "green"), (0.05, "yellow"), (0.2, "red")),
-            graph=True,
-            color_mode=cm.BigValueColorMode.VALUE,
+            "mpp_link_loss_ratio",
+            steps((None, "green"), (0.05, "yellow"), (0.2, "red")),
         ),
-        8,
-        5,
-        [Q(f"max by (link) ({sel('mpp_link_loss_ratio', SITE)})", "{{link}}", may_be_empty=True)],
-    )
-    b.add(
-        stat_panel(
+        (
             "Latensi median uplink",
-            "RTT median ke anchor uplink, pada probe terakhir." + NO_ICMP_ANCHOR,
+            "RTT median ke anchor uplink, pada probe terakhir.",
             "s",
-            thresholds=steps((None, "green"), (0.1, "yellow"), (0.3, "red")),
-            graph=True,
-            color_mode=cm.BigValueColorMode.VALUE,
+            "mpp_link_rtt_median_seconds",
+            steps((None, "green"), (0.1, "yellow"), (0.3, "red")),
         ),
-        8,
-        5,
-        [
-            Q(
-                f"max by (link) ({sel('mpp_link_rtt_median_seconds', SITE)})",
-                "{{link}}",
-                may_be_empty=True,
-            )
-        ],
-    )
+    ):
+        value = cm.BigValueColorMode.VALUE
+        panel = stat_panel(
+            title, desc + NO_ICMP_ANCHOR, unit, thresholds=thresholds, graph=True, color_mode=value
+        )
+        query = Q(f"max by (link) ({sel(metric, SITE)})", "{{link}}", may_be_empty=True)
+        b.add(panel, 8, 5, [query])
 
     b.row("Gerai layanan")
     b.add(
@@ -153,13 +144,10 @@ def board() -> Board:
 
     b.row("Aplikasi instansi")
     b.add(
-        stat_panel(
+        status_stat(
             "Aplikasi per instansi",
             "Status setiap aplikasi instansi. Tak terjangkau berarti semua uplink menuju "
             "aplikasi itu gagal (bukan kesalahan instansi).",
-            "none",
-            mappings=STATUS_MAP,
-            thresholds=steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text")),
         ),
         24,
         5,

@@ -180,6 +180,8 @@ def steps(*pairs: tuple[float | None, str]) -> db.ThresholdsConfig:
     )
 
 
+STATUS_STEPS = steps((None, "green"), (2, "red"), (3, "orange"), (4, "blue"), (5, "text"))
+LINK_STEPS = steps((None, "green"), (2, "yellow"), (3, "red"))  # LINK_STATE_CODES
 GOOD_IS_1 = steps((None, "red"), (1, "green"))  # 1 is good (up, can serve), else red
 AVAILABILITY = steps((None, "red"), (0.95, "orange"), (0.99, "yellow"), (0.999, "green"))
 
@@ -473,6 +475,16 @@ def stat_panel(
     return _fields(p, title, desc, unit, "green", **fields)
 
 
+def status_stat(title: str, desc: str) -> stat.Panel:
+    """A stat of status codes (``status_code``), named and coloured by STATUS_MAP."""
+    return stat_panel(title, desc, "none", mappings=STATUS_MAP, thresholds=STATUS_STEPS)
+
+
+def status_timeline(title: str, desc: str) -> statetimeline.Panel:
+    """A state timeline of status codes (``status_code``), as ``status_stat`` colours them."""
+    return timeline_panel(title, desc, mappings=STATUS_MAP, thresholds=STATUS_STEPS)
+
+
 def yes_no_stat(title: str, desc: str, mappings: list[dm.ValueMapping]) -> stat.Panel:
     """A stat of 1 (good, in green) or 0 (red), each value named by ``mappings``."""
     return stat_panel(title, desc, "none", mappings=mappings, thresholds=GOOD_IS_1)
@@ -557,6 +569,17 @@ def table_panel(
         .filterable(True)
     )
     return _fields(p, title, desc, unit, "text", **fields)
+
+
+def availability_table(
+    title: str, desc: str, unit: str, columns: list[dm.DataTransformerConfig], column: str
+) -> table.Panel:
+    """An availability table, lowest ``column`` (coloured by AVAILABILITY) first."""
+    return (
+        table_panel(title, desc, unit, columns, thresholds=AVAILABILITY, decimals=2)
+        .override_by_name(column, [prop("custom.cellOptions", {"type": "color-text"})])
+        .sort_by([cb.TableSortByFieldState().display_name(column).desc(False)])
+    )
 
 
 def text_panel(title: str, markdown: str) -> text.Panel:

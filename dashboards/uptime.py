@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dashboards.panels import (
     AGENCY,
-    AVAILABILITY,
     DOWN,
     LINK_DOWN,
     OWNER_TEAM,
@@ -15,7 +14,7 @@ from dashboards.panels import (
     Board,
     Q,
     availability_stat,
-    cb,
+    availability_table,
     dm,
     in_service_hours,
     instant,
@@ -152,7 +151,7 @@ def board() -> Board:
         ],
     )
     b.add(
-        table_panel(
+        availability_table(
             "Ketersediaan per gerai (jam layanan)",
             "Bagian jam layanan ketika gerai bisa melayani, urut dari yang terendah.",
             "percentunit",
@@ -161,17 +160,14 @@ def board() -> Board:
                     ["Time"], {"counter": "Gerai", "agency": "Instansi", "Value": "Bisa melayani"}
                 )
             ],
-            thresholds=AVAILABILITY,
-            decimals=2,
-        )
-        .override_by_name("Bisa melayani", [prop("custom.cellOptions", {"type": "color-text"})])
-        .sort_by([cb.TableSortByFieldState().display_name("Bisa melayani").desc(False)]),
+            "Bisa melayani",
+        ),
         12,
         10,
         [Q(sh_ratio("counter, agency", *serve_share()), table=True)],
     )
     b.add(
-        table_panel(
+        availability_table(
             "Ketersediaan per entitas (jam layanan)",
             "Naik / (naik + gangguan + tak terjangkau) per uplink, perangkat dan aplikasi, urut "
             "dari yang terendah.",
@@ -182,11 +178,8 @@ def board() -> Board:
                     {"kind": "Jenis", "team": "Tim", "name": "Entitas", "Value": "Tersedia"},
                 )
             ],
-            thresholds=AVAILABILITY,
-            decimals=2,
-        )
-        .override_by_name("Tersedia", [prop("custom.cellOptions", {"type": "color-text"})])
-        .sort_by([cb.TableSortByFieldState().display_name("Tersedia").desc(False)]),
+            "Tersedia",
+        ),
         12,
         10,
         [
