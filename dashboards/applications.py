@@ -4,25 +4,27 @@ codes, certificates)."""
 from __future__ import annotations
 
 from dashboards.panels import (
-    AGENCY,
     AVAILABILITY,
-    SITE,
     Board,
     Q,
     cm,
     instant,
     organize,
-    probe_ratio,
     prop,
-    sel,
     series_panel,
     stat_panel,
-    status_code,
     status_stat,
     status_timeline,
     steps,
     table_panel,
     timeline_panel,
+)
+from dashboards.promql import (
+    AGENCY,
+    SITE,
+    probe_ratio,
+    sel,
+    status_code,
     with_name,
 )
 

@@ -3,32 +3,34 @@
 from __future__ import annotations
 
 from dashboards.panels import (
-    AGENCY,
     AVAILABILITY,
-    CONNECT,
-    COUNTER,
     FAULT_TEXT_MAP,
     FAULT_TRANSFORM,
     GOOD_IS_1,
-    RTT,
     SERVE_MAP,
-    SITE,
     Board,
     Q,
-    fault_table_expr,
     instant,
     organize,
-    probe_ratio,
     prop,
-    sel,
     series_panel,
-    status_code,
     status_stat,
     status_timeline,
     table_panel,
     timeline_panel,
-    with_name,
     yes_no_stat,
+)
+from dashboards.promql import (
+    AGENCY,
+    CONNECT,
+    COUNTER,
+    RTT,
+    SITE,
+    fault_table_expr,
+    probe_ratio,
+    sel,
+    status_code,
+    with_name,
 )
 
 

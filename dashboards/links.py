@@ -5,23 +5,25 @@ from __future__ import annotations
 
 from dashboards.panels import (
     AVAILABILITY,
-    LINK,
-    LINK_DOWN,
     LINK_MAP,
     LINK_STEPS,
     NO_ICMP_ANCHOR,
-    SITE,
     Board,
     Q,
     instant,
-    link_state_code,
-    probe_ratio,
     prop,
-    sel,
     series_panel,
     stat_panel,
     steps,
     timeline_panel,
+)
+from dashboards.promql import (
+    LINK,
+    LINK_DOWN,
+    SITE,
+    link_state_code,
+    probe_ratio,
+    sel,
 )
 
 

@@ -4,10 +4,7 @@ flight, reloads, notifier)."""
 from __future__ import annotations
 
 from dashboards.panels import (
-    JOB,
-    NOTIFY_FAILED,
     RELOAD_MAP,
-    SITE,
     UP_MAP,
     Board,
     Q,
@@ -15,12 +12,17 @@ from dashboards.panels import (
     instant,
     organize,
     plain_stat,
-    sel,
     series_panel,
     stat_panel,
     steps,
     table_panel,
     yes_no_stat,
+)
+from dashboards.promql import (
+    JOB,
+    NOTIFY_FAILED,
+    SITE,
+    sel,
 )
 
 

@@ -11,21 +11,23 @@ from dashboards.panels import (
     LINK_STEPS,
     NO_ICMP_ANCHOR,
     SERVE_MAP,
-    SITE,
     Board,
     Q,
     cm,
-    fault_table_expr,
     instant,
-    link_state_code,
-    sel,
     stat_panel,
-    status_code,
     status_stat,
     steps,
     table_panel,
-    with_name,
     yes_no_stat,
+)
+from dashboards.promql import (
+    SITE,
+    fault_table_expr,
+    link_state_code,
+    sel,
+    status_code,
+    with_name,
 )
 
 

@@ -4,6 +4,19 @@ owner attribution."""
 from __future__ import annotations
 
 from dashboards.panels import (
+    Board,
+    Q,
+    availability_stat,
+    availability_table,
+    dm,
+    instant,
+    organize,
+    prop,
+    series_panel,
+    table_panel,
+    text_panel,
+)
+from dashboards.promql import (
     AGENCY,
     DOWN,
     LINK_DOWN,
@@ -11,20 +24,9 @@ from dashboards.panels import (
     SITE,
     TEAM,
     UNREACHABLE,
-    Board,
-    Q,
-    availability_stat,
-    availability_table,
-    dm,
     in_service_hours,
-    instant,
-    organize,
-    prop,
     sel,
-    series_panel,
     sh_ratio,
-    table_panel,
-    text_panel,
     with_name,
 )
 
