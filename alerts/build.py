@@ -6,8 +6,8 @@ serves every site. Annotations come in Bahasa Indonesia (``summary``, ``descript
 English (``summary_en``, ``description_en``); every alert has a ``runbook_url``.
 """
 
-# No `from __future__ import annotations`: tools/generate.py loads this file without
-# registering it in sys.modules, and dataclasses then cannot resolve string annotations.
+from __future__ import annotations
+
 import io
 from dataclasses import dataclass, field, replace
 from typing import Any

@@ -1,36 +1,24 @@
 """Regenerate the committed generated files (alert rules, dashboards); --check fails on drift.
 
 Each generator is a module exposing ``render() -> dict[str, str]`` (repo-relative path ->
-file text). Generators: ``alerts/build.py`` and ``dashboards/build.py``.
+file text). Generators: ``alerts.build`` and ``dashboards.build``.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import importlib.util
 import sys
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
-GENERATORS = ("alerts/build.py", "dashboards/build.py")
+if str(ROOT) not in sys.path:  # run as `python tools/generate.py`: the packages live in ROOT
+    sys.path.insert(0, str(ROOT))
 
+from alerts import build as alerts_build  # noqa: E402
+from dashboards import build as dashboards_build  # noqa: E402
 
-def _load(rel: str) -> ModuleType | None:
-    path = ROOT / rel
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location(rel.replace("/", "_")[:-3], path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+GENERATORS = (alerts_build, dashboards_build)
 
 
 def main() -> int:
@@ -39,10 +27,7 @@ def main() -> int:
     ap.add_argument("--check", action="store_true", help="fail if a committed file differs")
     args = ap.parse_args()
     drift = 0
-    for rel in GENERATORS:
-        module = _load(rel)
-        if module is None:
-            continue
+    for module in GENERATORS:
         for out, text in sorted(module.render().items()):
             path = ROOT / out
             old = path.read_text(encoding="utf-8") if path.exists() else ""

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from ruamel.yaml import YAML
+
+from alerts import build
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "mpp-rules.yml"
@@ -63,19 +62,6 @@ def _run_promtool_tests(test_files: list[Path]) -> subprocess.CompletedProcess[s
     )
 
 
-def _load_build() -> ModuleType:
-    path = ROOT / "alerts" / "build.py"
-    spec = importlib.util.spec_from_file_location("mpp_alerts_build", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
-
-
 def test_promtool_check_rules_is_clean() -> None:
     proc = subprocess.run(
         [_promtool(), "check", "rules", str(RULES)],
@@ -95,7 +81,7 @@ def test_promtool_unit_tests_pass() -> None:
 
 
 def test_committed_rules_match_the_generator() -> None:
-    rendered = _load_build().render()
+    rendered = build.render()
     assert set(rendered) == {"alerts/mpp-rules.yml"}
     assert rendered["alerts/mpp-rules.yml"] == RULES.read_text(encoding="utf-8"), (
         "alerts/mpp-rules.yml differs from alerts/build.py: run `python tools/generate.py`"
@@ -236,7 +222,7 @@ def test_the_unit_tests_catch_alerts_on_unreachable(tmp_path: Path) -> None:
 
 
 def test_short_for_windows_for_end_to_end_tests(tmp_path: Path) -> None:
-    text = _load_build().rules_text(for_override="20s")
+    text = build.rules_text(for_override="20s")
     path = tmp_path / "short.yml"
     path.write_text(text, encoding="utf-8")
     rules = [r for g in YAML(typ="safe").load(text)["groups"] for r in g["rules"]]

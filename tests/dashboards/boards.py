@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
-import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,23 +29,6 @@ BUILTINS: Mapping[str, str] = {
     "__interval_ms": "1000",
     "__rate_interval": "10s",
 }
-
-
-def load_build() -> ModuleType:
-    """Import dashboards/build.py (not a package) as a module."""
-    path = DASHBOARD_DIR / "build.py"
-    spec = importlib.util.spec_from_file_location("mpp_dashboards_build", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    with warnings.catch_warnings():
-        # The SDK deprecates the v1 dashboard model in favour of v2 at import; Grafana's file
-        # provisioning reads v1 JSON on every version, so build.py stays on v1.
-        warnings.filterwarnings(
-            "ignore", "Prefer using dashboardv2", DeprecationWarning, "grafana_foundation_sdk"
-        )
-        spec.loader.exec_module(module)
-    return module
 
 
 def load(path: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
+from dashboards import build
 from tests.dashboards import boards
 from tests.dashboards.boards import DASHBOARD_FILES, DS_VARIABLE, NO_QUERY_TYPES, ROOT
 
@@ -41,7 +42,6 @@ def test_the_six_dashboards_exist_with_unique_uids() -> None:
 
 
 def test_generated_files_match_the_generator() -> None:
-    build = boards.load_build()
     rendered = build.render()
     for rel, text in rendered.items():
         path = ROOT / rel
@@ -160,7 +160,7 @@ def test_grid_positions_present_and_not_overlapping(dashboard: dict[str, Any]) -
 
 
 def test_possibly_empty_marks_name_real_queries() -> None:
-    marks = boards.load_build().possibly_empty()
+    marks = build.possibly_empty()
     assert marks, "at least the alerts-firing table is marked possibly empty"
     known = {
         (q.uid, q.panel, q.ref_id) for p in DASHBOARD_FILES for q in boards.queries(boards.load(p))

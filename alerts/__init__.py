@@ -1,0 +1,1 @@
+"""The Prometheus rules of mpp-monitor: ``build.render()`` generates ``alerts/mpp-rules.yml``."""
