@@ -109,40 +109,44 @@ def _check_leftovers(q: boards.Query, expr: str, failures: list[str]) -> bool:
     return not left
 
 
-@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=[p.stem for p in DASHBOARD_FILES])
-def test_every_query_parses_and_returns_data(
-    prom: PromServer, possibly_empty: frozenset[tuple[str, str, str]], path: Any
+def check_every_query(
+    prom: PromServer, dashboard: dict[str, Any], marked: frozenset[tuple[str, str, str]]
 ) -> None:
-    dashboard = boards.load(path)
+    """Every query parses, with "All" and with single values, and has data unless marked."""
     failures: list[str] = []
     all_values, first_values = resolve_variables(prom, dashboard, failures)
     checked = 0
     for q in boards.queries(dashboard):
         checked += 1
-        expr = boards.substitute(q.expr, all_values)
-        if not _check_leftovers(q, expr, failures):
-            continue
-        resp = prom.query_raw(expr)
-        if not resp.ok:
-            failures.append(f"{q.where()}: {resp.error_type}: {resp.error}\n    {expr}")
-        elif not resp.result and (q.uid, q.panel, q.ref_id) not in possibly_empty:
-            failures.append(f"{q.where()}: no data (not marked possibly empty)\n    {expr}")
-        # The same query with single values (what a repeated panel or a picked value sends).
-        single = boards.substitute(q.expr, first_values)
-        resp = prom.query_raw(single)
-        if not resp.ok:
-            failures.append(f"{q.where()} (single values): {resp.error}\n    {single}")
+        # "All", then single values (what a repeated panel or a picked value sends).
+        for values, how in ((all_values, ""), (first_values, " (single values)")):
+            expr = boards.substitute(q.expr, values)
+            if not _check_leftovers(q, expr, failures):
+                break
+            resp = prom.query_raw(expr)
+            if not resp.ok:
+                failures.append(f"{q.where()}{how}: {resp.error_type}: {resp.error}\n    {expr}")
+            elif not how and not resp.result and (q.uid, q.panel, q.ref_id) not in marked:
+                failures.append(f"{q.where()}: no data (not marked possibly empty)\n    {expr}")
     for ann in dashboard.get("annotations", {}).get("list", []):
         if ann.get("expr"):
             resp = prom.query_raw(boards.substitute(ann["expr"], all_values))
             if not resp.ok:
                 failures.append(f"{dashboard['title']} / annotation {ann['name']}: {resp.error}")
+    assert checked > 0
     assert checked == sum(
         len(p.get("targets", []))
         for p in boards.panels(dashboard)
         if p["type"] not in NO_QUERY_TYPES
     )
     assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=[p.stem for p in DASHBOARD_FILES])
+def test_every_query_parses_and_returns_data(
+    prom: PromServer, possibly_empty: frozenset[tuple[str, str, str]], path: Any
+) -> None:
+    check_every_query(prom, boards.load(path), possibly_empty)
 
 
 def test_queries_marked_possibly_empty_have_data_here_too(

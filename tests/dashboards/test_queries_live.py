@@ -28,9 +28,9 @@ from ruamel.yaml import YAML
 from dashboards import build
 from monitor import exporter
 from tests.dashboards import boards
-from tests.dashboards.boards import DASHBOARD_FILES, NO_QUERY_TYPES, ROOT
+from tests.dashboards.boards import DASHBOARD_FILES, ROOT
 from tests.dashboards.promserver import PromServer, start_prometheus
-from tests.dashboards.test_queries import resolve_variables, scrape_config
+from tests.dashboards.test_queries import check_every_query, scrape_config
 from tests.web.helpers import DEMO, start_monitor, start_simulator
 
 RULES = ROOT / "alerts" / "mpp-rules.yml"
@@ -174,36 +174,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.mark.slow
 @pytest.mark.parametrize("path", DASHBOARD_FILES, ids=[p.stem for p in DASHBOARD_FILES])
 def test_every_query_has_data_from_the_running_monitor(live: Live, path: Path) -> None:
-    dashboard = boards.load(path)
-    marked: frozenset[tuple[str, str, str]] = build.possibly_empty()
-    failures: list[str] = []
-    all_values, first_values = resolve_variables(live.prom, dashboard, failures)
-    checked = 0
-    for q in boards.queries(dashboard):
-        checked += 1
-        for values, how in ((all_values, ""), (first_values, " (single values)")):
-            expr = boards.substitute(q.expr, values)
-            left = sorted(n for n in boards.used_variables(expr) if not n.isdigit())
-            if left:
-                failures.append(f"{q.where()}: unsubstituted variables {left}\n    {expr}")
-                break
-            resp = live.prom.query_raw(expr)
-            if not resp.ok:
-                failures.append(f"{q.where()}{how}: {resp.error_type}: {resp.error}\n    {expr}")
-            elif not how and not resp.result and (q.uid, q.panel, q.ref_id) not in marked:
-                failures.append(f"{q.where()}: no data (not marked possibly empty)\n    {expr}")
-    for ann in dashboard.get("annotations", {}).get("list", []):
-        if ann.get("expr"):
-            resp = live.prom.query_raw(boards.substitute(ann["expr"], all_values))
-            if not resp.ok:
-                failures.append(f"{dashboard['title']} / annotation {ann['name']}: {resp.error}")
-    assert checked == sum(
-        len(p.get("targets", []))
-        for p in boards.panels(dashboard)
-        if p["type"] not in NO_QUERY_TYPES
-    )
-    assert checked > 0
-    assert not failures, "\n".join(failures)
+    check_every_query(live.prom, boards.load(path), build.possibly_empty())
 
 
 def dashboard_names() -> dict[str, list[str]]:
