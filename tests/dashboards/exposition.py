@@ -184,10 +184,12 @@ class ScriptedProbes:
 
 @dataclass
 class Notifier:
-    """What the notifier shows /metrics: messages by (team, channel, result), queue length."""
+    """What the notifier shows /metrics: messages by (team, channel, result), queue length,
+    outbox depth and oldest age per (team, channel)."""
 
     stats: Mapping[tuple[str, str, str], int]
     queue_length: int = 0
+    outbox_stats: Mapping[tuple[str, str], tuple[int, float]] = field(default_factory=dict)
 
 
 NOTIFIER = Notifier(
@@ -195,7 +197,8 @@ NOTIFIER = Notifier(
         ("it-dukcapil", "telegram", "sent"): 3,
         ("it-dukcapil", "telegram", "failed"): 1,
         ("kominfo", "email", "sent"): 2,
-    }
+    },
+    outbox_stats={("it-dukcapil", "telegram"): (1, 42.0)},
 )
 
 
