@@ -92,6 +92,7 @@ T: dict[str, tuple[str, str]] = {
     "closed_days": ("Hari libur dan tutup", "Holidays and closed days"),
     "definitions": ("Cara menghitung", "How the figures are computed"),
     # columns
+    "c_id": ("id", "id"),
     "c_name": ("Nama", "Name"),
     "c_team": ("Tim", "Team"),
     "c_agency": ("Instansi", "Agency"),

@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from html import escape
 
 from monitor.hours import Maintenance
+from monitor.report.columns import (
+    AGENCIES,
+    APPLICATIONS,
+    CLOSED,
+    COUNTERS,
+    DEVICES,
+    GAPS,
+    INCIDENTS,
+    LINKS,
+    MAINTENANCE,
+    TEAMS,
+    WORST,
+    html_table,
+)
 from monitor.report.compute import Figures, Incident, Report, Row
 from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total
@@ -60,9 +74,9 @@ class Page:
     """Render one Report in one language."""
 
     def __init__(self, report: Report, lang: Lang) -> None:
-        self.r = report
-        self.lang = lang
-        self.t = lang.t
+        self.r: Report = report
+        self.lang: Lang = lang
+        self.t: Callable[[str], str] = lang.t
 
     # helpers ---------------------------------------------------------------------------
     def team(self, key: str) -> str:
@@ -105,10 +119,8 @@ class Page:
         ]
         return "; ".join(parts)
 
-    def table(self, head: Sequence[tuple[str, bool]], rows: Iterable[str]) -> str:
-        cells = "".join(f"<th{' class=n' if num else ''}>{escape(h)}</th>" for h, num in head)
-        body = "".join(rows)
-        return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+    def team_total(self, team: str) -> Row | None:
+        return next((row for row in self.r.by_level("team") if row.id == team), None)
 
     # sections --------------------------------------------------------------------------
     def render(self) -> str:
@@ -324,151 +336,38 @@ class Page:
         return out
 
     def agencies(self) -> str:
-        t = self.t
-        head = [
-            (t("c_agency"), False),
-            (t("c_team"), False),
-            (t("c_avail"), True),
-            (t("c_own"), True),
-            (t("c_charged"), False),
-            (t("c_counters_serve"), True),
-        ]
-        rows = []
-        for row in self.r.by_level("agency"):
-            counters = self.agency_counters(row.id)
-            rows.append(
-                f"<tr><td>{escape(row.name)}</td><td>{escape(row.team)}</td>"
-                f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
-                f'<td class="small">{self.charged_text(row)}</td>'
-                f"{self.pct_td(counters.availability())}</tr>"
-            )
-        return f"<h2>{t('agencies')}</h2>" + self.table(head, rows)
+        table = html_table(self, AGENCIES, self.r.by_level("agency"))
+        return f"<h2>{self.t('agencies')}</h2>" + table
 
     def applications(self) -> str:
-        t = self.t
-        head = [
-            (t("c_name"), False),
-            (t("c_agency"), False),
-            (t("c_avail"), True),
-            (t("c_own"), True),
-            (t("c_charged"), False),
-            (t("c_down"), True),
-            (t("c_unreach"), True),
-            (t("c_maint"), True),
-            (t("c_unknown"), True),
-        ]
-        rows = [
-            f"<tr><td>{escape(row.name)}</td><td>{escape(self.agency(row.agency))}</td>"
-            f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
-            f'<td class="small">{self.charged_text(row)}</td>'
-            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.unreachable)}"
-            f"{self.h_td(row.figures.maintenance)}{self.h_td(row.figures.unknown)}</tr>"
-            for row in self.r.by_level("application")
-        ]
         return (
-            f"<h2>{t('applications')}</h2>"
+            f"<h2>{self.t('applications')}</h2>"
             + self.units("c_down", "c_unreach", "c_maint", "c_unknown")
-            + self.table(head, rows)
+            + html_table(self, APPLICATIONS, self.r.by_level("application"))
         )
 
     def counters(self) -> str:
-        t = self.t
-        head = [
-            (t("c_counter"), False),
-            (t("c_agency"), False),
-            (t("c_avail"), True),
-            (t("c_own"), True),
-            (t("c_charged"), False),
-            (t("c_cannot"), True),
-            (t("c_maint"), True),
-            (t("c_unknown"), True),
-        ]
-        rows = [
-            f"<tr><td>{escape(row.name)}</td><td>{escape(self.agency(row.agency))}</td>"
-            f"{self.pct_td(row.availability)}{self.pct_td(row.own)}"
-            f'<td class="small">{self.charged_text(row)}</td>'
-            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.maintenance)}"
-            f"{self.h_td(row.figures.unknown)}</tr>"
-            for row in self.r.by_level("counter")
-        ]
-        return f"<h2>{t('counters')}</h2>" + self.table(head, rows)
+        table = html_table(self, COUNTERS, self.r.by_level("counter"))
+        return f"<h2>{self.t('counters')}</h2>" + table
 
     def links(self) -> str:
-        t = self.t
-        head = [
-            (t("c_name"), False),
-            (t("c_team"), False),
-            (t("c_avail"), True),
-            (t("c_degraded"), True),
-            (t("c_down"), True),
-            (t("c_maint"), True),
-            (t("c_unknown"), True),
-        ]
-        rows = [
-            f"<tr><td>{escape(row.name)}</td><td>{escape(row.team)}</td>"
-            f"{self.pct_td(row.availability)}{self.h_td(row.figures.degraded)}"
-            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.maintenance)}"
-            f"{self.h_td(row.figures.unknown)}</tr>"
-            for row in self.r.by_level("link")
-        ]
-        internet = self.r.internet
-        rows.append(
+        t, internet = self.t, self.r.internet
+        tail = (
             f"<tr><td><b>{escape(t('kpi_internet'))}</b></td><td></td>"
             f"{self.pct_td(internet.availability())}<td></td>{self.h_td(internet.down)}"
             f"{self.h_td(internet.maintenance)}{self.h_td(internet.unknown)}</tr>"
         )
-        return f"<h2>{t('links')}</h2>" + self.table(head, rows)
+        return f"<h2>{t('links')}</h2>" + html_table(self, LINKS, self.r.by_level("link"), tail)
 
     def devices(self) -> str:
-        t = self.t
-        head = [
-            (t("c_counter"), False),
-            (t("c_name"), False),
-            (t("c_kind"), False),
-            (t("c_team"), False),
-            (t("c_avail"), True),
-            (t("c_own"), True),
-            (t("c_down"), True),
-            (t("c_unreach"), True),
-            (t("c_unknown"), True),
-        ]
-        rows = [
-            f"<tr><td>{escape(row.counter)}</td><td>{escape(row.name)}</td><td>{escape(row.kind)}</td>"
-            f"<td>{escape(row.team)}</td>{self.pct_td(row.availability)}{self.pct_td(row.own)}"
-            f"{self.h_td(row.figures.down)}{self.h_td(row.figures.unreachable)}"
-            f"{self.h_td(row.figures.unknown)}</tr>"
-            for row in (*self.r.by_level("infra"), *self.r.by_level("device"))
-        ]
-        return f"<h2>{t('devices')}</h2>" + self.table(head, rows)
+        rows = (*self.r.by_level("infra"), *self.r.by_level("device"))
+        return f"<h2>{self.t('devices')}</h2>" + html_table(self, DEVICES, rows)
 
     def teams(self) -> str:
-        t = self.t
-        head = [
-            (t("c_team"), False),
-            (t("c_avail"), True),
-            (t("c_own"), True),
-            (t("c_own_down"), True),
-            (t("c_caused"), True),
-            (t("c_counter_h"), True),
-            (t("c_incidents"), True),
-            (t("c_mttr"), True),
-        ]
-        totals = {row.id: row for row in self.r.by_level("team")}
-        rows = []
-        for s in self.r.teams:
-            row = totals.get(s.team)
-            rows.append(
-                f"<tr><td>{escape(s.name)} <span class=small>({escape(s.team)})</span></td>"
-                f"{self.pct_td(row.availability if row else None)}"
-                f"{self.pct_td(row.own if row else None)}"
-                f"{self.h_td(s.own_down)}{self.h_td(s.caused_for_others)}{self.h_td(s.counters)}"
-                f'<td class="n">{s.incidents}</td>'
-                f'<td class="n">{self.mttr(s.mttr)}</td></tr>'
-            )
         return (
-            f"<h2>{t('teams')}</h2>"
+            f"<h2>{self.t('teams')}</h2>"
             + self.units("c_own_down", "c_caused", "c_counter_h")
-            + self.table(head, rows)
+            + html_table(self, TEAMS, self.r.teams)
         )
 
     def worst(self) -> str:
@@ -479,18 +378,7 @@ class Page:
             return sorted(rated, key=lambda r: (r.availability or 0.0, -r.figures.down, r.id))[:5]
 
         def block(title: str, rows: list[Row]) -> str:
-            head = [
-                (t("c_name"), False),
-                (t("c_avail"), True),
-                (t("c_own"), True),
-                (t("c_charged"), False),
-            ]
-            body = [
-                f"<tr><td>{escape(r.name)}</td>{self.pct_td(r.availability)}{self.pct_td(r.own)}"
-                f'<td class="small">{self.charged_text(r)}</td></tr>'
-                for r in rows
-            ]
-            inner = self.table(head, body) if rows else f"<p>{t('none')}</p>"
+            inner = html_table(self, WORST, rows) if rows else f"<p>{t('none')}</p>"
             return f"<div><h3>{escape(title)}</h3>{inner}</div>"
 
         return (
@@ -527,37 +415,7 @@ class Page:
         return "".join(out)
 
     def incident_table(self, incidents: list[Incident]) -> str:
-        t = self.t
-        head = [
-            (t("c_start"), False),
-            (t("c_end"), False),
-            (t("c_duration"), True),
-            (t("c_in_service"), True),
-            (t("c_what"), False),
-            (t("c_where"), False),
-            (t("c_status"), False),
-            (t("c_owner"), False),
-            (t("c_cause"), False),
-        ]
-        rows = []
-        for i in incidents:
-            start = self.lang.when(self.local(i.start))
-            if i.open_start:
-                start += f" ({t('before')})"
-            end = self.lang.when(self.local(i.end))
-            if i.open_end:
-                end += f" ({t('ongoing')})"
-            rows.append(
-                f"<tr><td>{escape(start)}</td><td>{escape(end)}</td>"
-                f'<td class="n">{self.lang.duration(i.duration)}</td>'
-                f'<td class="n">{self.lang.duration(i.service)}</td>'
-                f"<td>{escape(i.name)} <span class=small>({escape(t('l_' + i.level))})</span></td>"
-                f"<td>{escape(self.incident_where(i))}</td>"
-                f"<td>{escape(t('s_' + i.status))}</td>"
-                f"<td>{escape(self.team_short(i.owner))}</td>"
-                f'<td class="small">{escape(i.cause)}</td></tr>'
-            )
-        return self.table(head, rows)
+        return html_table(self, INCIDENTS, incidents)
 
     def window_when(self, w: Maintenance) -> str:
         if w.weekly is not None:
@@ -577,33 +435,13 @@ class Page:
         t = self.t
         if not self.r.windows:
             return f"<h2>{t('maintenance')}</h2><p>{t('no_maintenance')}</p>"
-        head = [
-            ("id", False),
-            (t("c_desc"), False),
-            (t("c_scope"), False),
-            (t("c_when"), False),
-            (t("c_in_service"), True),
-        ]
-        rows = [
-            f"<tr><td>{escape(u.window.id)}</td><td>{escape(u.window.description)}</td>"
-            f"<td>{escape(self.scope(u.window))}</td><td>{escape(self.window_when(u.window))}</td>"
-            f"<td class=n>{self.lang.hours(u.service)}</td></tr>"
-            for u in self.r.windows
-        ]
-        return f"<h2>{t('maintenance')}</h2>" + self.table(head, rows)
+        return f"<h2>{t('maintenance')}</h2>" + html_table(self, MAINTENANCE, self.r.windows)
 
     def gaps(self) -> str:
         t = self.t
         if not self.r.gaps:
             return f"<h2>{t('gaps')}</h2><p>{t('no_gaps')}</p>"
-        head = [(t("c_start"), False), (t("c_end"), False), (t("c_duration"), True)]
-        rows = [
-            f"<tr><td>{escape(self.lang.when(self.local(a)))}</td>"
-            f"<td>{escape(self.lang.when(self.local(b)))}</td>"
-            f'<td class="n">{self.lang.duration(b - a)}</td></tr>'
-            for a, b in self.r.gaps
-        ]
-        return f"<h2>{t('gaps')}</h2>" + self.table(head, rows)
+        return f"<h2>{t('gaps')}</h2>" + html_table(self, GAPS, self.r.gaps)
 
     def closed_days(self) -> dict[dt.date, str]:
         first = self.local(self.r.start).date()
@@ -618,12 +456,7 @@ class Page:
         closed = self.closed_days()
         if not closed:
             return f"<h2>{t('closed_days')}</h2><p>{t('none')}</p>"
-        head = [(t("c_date"), False), (t("c_holiday"), False)]
-        rows = [
-            f"<tr><td>{escape(self.lang.date(d))} {d.year}</td><td>{escape(name)}</td></tr>"
-            for d, name in closed.items()
-        ]
-        return f"<h2>{t('closed_days')}</h2>" + self.table(head, rows)
+        return f"<h2>{t('closed_days')}</h2>" + html_table(self, CLOSED, closed.items())
 
     def definitions(self) -> str:
         items = "".join(f"<li>{text}</li>" for text in DEFINITIONS[self.lang.code])
