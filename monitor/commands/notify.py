@@ -40,29 +40,9 @@ log = logging.getLogger("mpp_monitor.notify")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the notify options."""
-    from monitor.commands.run import add_outbox_argument
+    from monitor.commands.run import add_service_arguments
 
-    parser.add_argument("--config", required=True, metavar="FILE", help="inventory file")
-    parser.add_argument(
-        "--listen",
-        default=DEFAULT_NOTIFY_LISTEN,
-        metavar="HOST:PORT",
-        help=f"address for the webhook and /metrics (default {DEFAULT_NOTIFY_LISTEN})",
-    )
-    parser.add_argument(
-        "--web.config",
-        dest="web_config",
-        default=None,
-        metavar="FILE",
-        help="TLS and basic-auth settings (Prometheus web-config format)",
-    )
-    add_outbox_argument(parser)
-    parser.add_argument(
-        "--log-level",
-        default="info",
-        choices=("debug", "info", "warning", "error"),
-        help="log verbosity (default info)",
-    )
+    add_service_arguments(parser, DEFAULT_NOTIFY_LISTEN, "the webhook and /metrics")
 
 
 class NotifyProcess:

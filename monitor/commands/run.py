@@ -49,12 +49,22 @@ log = logging.getLogger("mpp_monitor.run")
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the run options."""
+    add_service_arguments(parser, DEFAULT_LISTEN, "the web endpoints")
+    parser.add_argument(
+        "--no-notify",
+        action="store_true",
+        help="do not deliver alerts here (no webhook): `mpp-monitor notify` runs apart",
+    )
+
+
+def add_service_arguments(parser: argparse.ArgumentParser, listen: str, serves: str) -> None:
+    """The options every long-running command shares (run and notify)."""
     parser.add_argument("--config", required=True, metavar="FILE", help="inventory file")
     parser.add_argument(
         "--listen",
-        default=DEFAULT_LISTEN,
+        default=listen,
         metavar="HOST:PORT",
-        help=f"address for the web endpoints (default {DEFAULT_LISTEN})",
+        help=f"address for {serves} (default {listen})",
     )
     parser.add_argument(
         "--web.config",
@@ -64,11 +74,6 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="TLS and basic-auth settings (Prometheus web-config format)",
     )
     add_outbox_argument(parser)
-    parser.add_argument(
-        "--no-notify",
-        action="store_true",
-        help="do not deliver alerts here (no webhook): `mpp-monitor notify` runs apart",
-    )
     parser.add_argument(
         "--log-level",
         default="info",

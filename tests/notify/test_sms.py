@@ -77,42 +77,38 @@ def inject(tmp_path: Path) -> Inject:
     return Inject(tmp_path)
 
 
-def site_offline(status: str = "firing", **kw: Any) -> dict[str, Any]:
+def kominfo_alert(
+    status: str, name: str, summary: str, span: tuple[str, str], fingerprint: str, **labels: Any
+) -> dict[str, Any]:
+    """One of Kominfo's alerts: 02:MM UTC (10:MM WITA), ``span`` = (start, end) minutes."""
     a = alert(
         status,
-        alertname="MppSiteOffline",
-        severity="critical",
+        alertname=name,
         team="kominfo",
-        kind="site",
-        entity="paser",
         agency="",
         counter="",
         device="",
-        starts="2025-11-29T02:03:00Z",
-        ends="2025-11-29T02:41:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-        **kw,
+        starts=f"2025-11-29T02:{span[0]}:00Z",
+        ends=f"2025-11-29T02:{span[1]}:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
+        **labels,
     )
-    a["annotations"] = {"summary": "Internet MPP Paser terputus", "summary_en": "MPP offline"}
-    a["fingerprint"] = "5173"
+    a["annotations"] = {"summary": summary}
+    a["fingerprint"] = fingerprint
     return a
+
+
+def site_offline(status: str = "firing") -> dict[str, Any]:
+    return kominfo_alert(
+        status, "MppSiteOffline", "Internet MPP Paser terputus", ("03", "41"), "5173",
+        severity="critical", kind="site", entity="paser",
+    )  # fmt: skip
 
 
 def app_down(status: str = "firing", severity: str = "critical") -> dict[str, Any]:
-    a = alert(
-        status,
-        alertname="MppApplicationDown",
-        severity=severity,
-        team="kominfo",
-        kind="application",
-        entity="paser/application/antrian",
-        counter="",
-        device="",
-        starts="2025-11-29T02:10:00Z",
-        ends="2025-11-29T02:20:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
-    )
-    a["annotations"] = {"summary": "Aplikasi Antrian tidak merespons"}
-    a["fingerprint"] = "a99"
-    return a
+    return kominfo_alert(
+        status, "MppApplicationDown", "Aplikasi Antrian tidak merespons", ("10", "20"), "a99",
+        severity=severity, kind="application", entity="paser/application/antrian",
+    )  # fmt: skip
 
 
 async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
