@@ -73,6 +73,12 @@ class Alert:
         }
 
 
+def _for_operator(per_team: str) -> str:
+    """An expression about a team's channels, sent to the operating team instead: the
+    channel's team moves to ``notify_team`` (``team`` then comes from the external labels)."""
+    return f'label_replace(\n  {per_team},\n  "notify_team", "$1", "team", "(.*)"\n)'
+
+
 def _expr(text: str) -> str:
     text = text.strip()
     return LiteralScalarString(text + "\n") if "\n" in text else text
@@ -441,12 +447,8 @@ count by (site) (time() - mpp_probe_last_run_timestamp_seconds > 300)
     ),
     Alert(
         name="MppNotifierBacklog",
-        expr="""
-label_replace(
-  max by (team, channel) (mpp_notifier_outbox_oldest_age_seconds),
-  "notify_team", "$1", "team", "(.*)"
-) > 900
-""",
+        expr=_for_operator("max by (team, channel) (mpp_notifier_outbox_oldest_age_seconds)")
+        + " > 900",
         for_="5m",
         severity="warning",
         labels=OPERATOR_LABELS,
@@ -473,14 +475,12 @@ label_replace(
     ),
     Alert(
         name="MppNotifierFailing",
-        expr="""
-label_replace(
-  sum by (team, channel, result) (
-    increase(mpp_notifier_messages_total{result=~"failed|dropped|expired"}[30m])
-  ),
-  "notify_team", "$1", "team", "(.*)"
-) > 0
-""",
+        expr=_for_operator(
+            "sum by (team, channel, result) (\n"
+            '    increase(mpp_notifier_messages_total{result=~"failed|dropped|expired"}[30m])\n'
+            "  )"
+        )
+        + " > 0",
         for_="5m",
         severity="warning",
         labels=OPERATOR_LABELS,

@@ -128,16 +128,12 @@ class Formatter:
 
     def _short_alert(self, alert: WebhookAlert, language: Language) -> str:
         words = _WORDS[language]
-        labels, notes = alert.labels, alert.annotations
-        suffix = "_en" if language == "en" else ""
-        summary = (
-            notes.get("summary" + suffix) or notes.get("summary") or labels.get("alertname", "?")
-        )
+        labels = alert.labels
+        summary = _summary(alert, language)
         zone = self.zone(labels.get("site", ""))
         start, end = _real_time(alert.starts_at), _real_time(alert.ends_at)
         if alert.status == "firing":
-            severity = labels.get("severity", "")
-            text = f"{words.get(severity, severity.upper() or words['alert'])}: {summary}"
+            text = f"{_tag(labels.get('severity', ''), language)}: {summary}"
             if start:
                 local = start.astimezone(zone)
                 text += f", {words['since'].lower()} {local:%H:%M} {local.tzname()}"
@@ -154,19 +150,15 @@ class Formatter:
 
     def _alert(self, alert: WebhookAlert, language: Language) -> str:
         words = _WORDS[language]
-        labels, notes = alert.labels, alert.annotations
-        suffix = "_en" if language == "en" else ""
-        summary = (
-            notes.get("summary" + suffix) or notes.get("summary") or labels.get("alertname", "?")
-        )
+        labels = alert.labels
+        summary = _summary(alert, language)
         severity = labels.get("severity", "")
         zone = self.zone(labels.get("site", ""))
         lines: list[str] = []
         if alert.status == "firing":
             icon = _ICONS.get(severity, "🔴")
-            tag = words.get(severity, severity.upper() or words["alert"])
-            lines.append(f"{icon} {tag}: {summary}")
-            description = notes.get("description" + suffix) or notes.get("description")
+            lines.append(f"{icon} {_tag(severity, language)}: {summary}")
+            description = _note(alert, "description", language)
             if description:
                 lines.append(description)
         else:
@@ -184,7 +176,7 @@ class Formatter:
         owner = self._name("team", labels.get("team", ""))
         if owner:
             lines.append(f"{words['owner']}: {words['team']} {owner}")
-        runbook = notes.get("runbook_url")
+        runbook = alert.annotations.get("runbook_url")
         if runbook and alert.status == "firing":
             lines.append(f"{words['runbook']}: {runbook}")
         return "\n".join(lines)
@@ -255,6 +247,21 @@ _MONTHS: dict[Language, tuple[str, ...]] = {
     "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
     "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
 }
+
+
+def _note(alert: WebhookAlert, key: str, language: Language) -> str:
+    """An annotation in the language (``summary_en``), else the default one, else ""."""
+    notes = alert.annotations
+    return notes.get(f"{key}_en" if language == "en" else key) or notes.get(key) or ""
+
+
+def _summary(alert: WebhookAlert, language: Language) -> str:
+    return _note(alert, "summary", language) or alert.labels.get("alertname", "?")
+
+
+def _tag(severity: str, language: Language) -> str:
+    words = _WORDS[language]
+    return words.get(severity, severity.upper() or words["alert"])
 
 
 def _real_time(value: dt.datetime | None) -> dt.datetime | None:
