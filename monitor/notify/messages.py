@@ -22,7 +22,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.i18n import Language
+from monitor.i18n import WEEKDAYS, Catalogue, Language, month_short
 
 Status = Literal["firing", "resolved"]
 DEFAULT_TIMEZONE = "Asia/Makassar"
@@ -79,7 +79,7 @@ class Formatter:
 
     def render(self, alerts: Sequence[WebhookAlert], language: Language, truncated: int = 0) -> str:
         """The message for these alerts (one group, already filtered for the channel)."""
-        words = _WORDS[language]
+        words = _WORDS.words(language)
         firing = [a for a in alerts if a.status == "firing"]
         resolved = [a for a in alerts if a.status == "resolved"]
         parts: list[str] = []
@@ -109,7 +109,7 @@ class Formatter:
 
     def render_short(self, alerts: Sequence[WebhookAlert], language: Language) -> str:
         """One SMS: at most 160 GSM-7 characters (see ``gsm7``)."""
-        words = _WORDS[language]
+        words = _WORDS.words(language)
         firing = [a for a in alerts if a.status == "firing"]
         resolved = [a for a in alerts if a.status == "resolved"]
         if len(alerts) == 1:
@@ -127,7 +127,7 @@ class Formatter:
         return gsm7(text, SMS_SEGMENT)
 
     def _short_alert(self, alert: WebhookAlert, language: Language) -> str:
-        words = _WORDS[language]
+        words = _WORDS.words(language)
         labels = alert.labels
         summary = _summary(alert, language)
         zone = self.zone(labels.get("site", ""))
@@ -149,7 +149,7 @@ class Formatter:
         return self.names.get((kind, ident), ident) if ident else ""
 
     def _alert(self, alert: WebhookAlert, language: Language) -> str:
-        words = _WORDS[language]
+        words = _WORDS.words(language)
         labels = alert.labels
         summary = _summary(alert, language)
         severity = labels.get("severity", "")
@@ -182,7 +182,7 @@ class Formatter:
         return "\n".join(lines)
 
     def _where(self, labels: Mapping[str, str], language: Language) -> str:
-        words = _WORDS[language]
+        words = _WORDS.words(language)
         parts: list[str] = []
         if labels.get("site"):
             parts.append(self._name("site", labels["site"]))
@@ -200,53 +200,27 @@ class Formatter:
 
 _ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
-_WORDS: dict[Language, dict[str, str]] = {
-    "id": {
-        "critical": "KRITIS",
-        "warning": "PERINGATAN",
-        "info": "INFO",
-        "alert": "GANGGUAN",
-        "resolved": "PULIH",
-        "where": "Lokasi",
-        "since": "Sejak",
-        "outage": "Gangguan",
-        "owner": "Penanggung jawab",
-        "team": "tim",
-        "runbook": "Panduan",
-        "counter": "Gerai",
-        "link": "Link",
-        "n_firing": "{n} gangguan aktif",
-        "n_resolved": "{n} pulih",
-        "more": "… dan {n} peringatan lain",
+_WORDS = Catalogue(
+    "notify-messages",
+    {
+        "critical": ("KRITIS", "CRITICAL"),
+        "warning": ("PERINGATAN", "WARNING"),
+        "info": ("INFO", "INFO"),
+        "alert": ("GANGGUAN", "ALERT"),
+        "resolved": ("PULIH", "RESOLVED"),
+        "where": ("Lokasi", "Where"),
+        "since": ("Sejak", "Since"),
+        "outage": ("Gangguan", "Outage"),
+        "owner": ("Penanggung jawab", "Owner"),
+        "team": ("tim", "team"),
+        "runbook": ("Panduan", "Runbook"),
+        "counter": ("Gerai", "Counter"),
+        "link": ("Link", "Link"),
+        "n_firing": ("{n} gangguan aktif", "{n} firing"),
+        "n_resolved": ("{n} pulih", "{n} resolved"),
+        "more": ("… dan {n} peringatan lain", "… and {n} more alert(s)"),
     },
-    "en": {
-        "critical": "CRITICAL",
-        "warning": "WARNING",
-        "info": "INFO",
-        "alert": "ALERT",
-        "resolved": "RESOLVED",
-        "where": "Where",
-        "since": "Since",
-        "outage": "Outage",
-        "owner": "Owner",
-        "team": "team",
-        "runbook": "Runbook",
-        "counter": "Counter",
-        "link": "Link",
-        "n_firing": "{n} firing",
-        "n_resolved": "{n} resolved",
-        "more": "… and {n} more alert(s)",
-    },
-}
-
-_DAYS: dict[Language, tuple[str, ...]] = {
-    "id": ("Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
-}
-_MONTHS: dict[Language, tuple[str, ...]] = {
-    "id": ("Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"),
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-}
+)
 
 
 def _note(alert: WebhookAlert, key: str, language: Language) -> str:
@@ -260,7 +234,7 @@ def _summary(alert: WebhookAlert, language: Language) -> str:
 
 
 def _tag(severity: str, language: Language) -> str:
-    words = _WORDS[language]
+    words = _WORDS.words(language)
     return words.get(severity, severity.upper() or words["alert"])
 
 
@@ -272,7 +246,7 @@ def _real_time(value: dt.datetime | None) -> dt.datetime | None:
 
 
 def _date(t: dt.datetime, language: Language) -> str:
-    return f"{_DAYS[language][t.weekday()]} {t.day} {_MONTHS[language][t.month - 1]} {t.year}"
+    return f"{WEEKDAYS[language][t.weekday()]} {t.day} {month_short(t.month, language)} {t.year}"
 
 
 def _when(t: dt.datetime, zone: zoneinfo.ZoneInfo, language: Language) -> str:

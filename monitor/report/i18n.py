@@ -5,44 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-LANGS = ("id", "en")
+from monitor.i18n import LANGUAGES, MONTHS, WEEKDAYS, Catalogue, Language, language_of, month_short
 
-_MONTHS = {
-    "id": [
-        "Januari",
-        "Februari",
-        "Maret",
-        "April",
-        "Mei",
-        "Juni",
-        "Juli",
-        "Agustus",
-        "September",
-        "Oktober",
-        "November",
-        "Desember",
-    ],
-    "en": [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ],
-}
-_WEEKDAYS = {
-    "id": ["Sen", "Sel", "Rab", "Kam", "Jum", "Sab", "Min"],
-    "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
-}
+__all__ = ["DEFINITIONS", "LANGUAGES", "Lang", "T"]
 
-T: dict[str, tuple[str, str]] = {
+_T = {
     # key: (Bahasa Indonesia, English)
     "title": ("Laporan Ketersediaan Layanan", "Service Availability Report"),
     "period": ("Periode", "Period"),
@@ -171,7 +138,9 @@ T: dict[str, tuple[str, str]] = {
     ),
 }
 
-DEFINITIONS = {
+T = Catalogue("report", _T)
+
+DEFINITIONS: dict[Language, list[str]] = {
     "id": [
         "<b>Jam layanan</b>: jam buka gedung menurut inventaris (zona waktu situs), hanya hari "
         "layanan, dikurangi hari libur nasional (kalender <code>holidays</code>) dan tanggal tutup "
@@ -220,12 +189,16 @@ DEFINITIONS = {
 class Lang:
     """Words and formats of one language."""
 
-    code: str
+    code: Language
+
+    @classmethod
+    def of(cls, value: str | None) -> Lang:
+        """The language for a code ("en", "id"; Indonesian for anything else)."""
+        return cls(language_of(value))
 
     def t(self, key: str) -> str:
         """The word for key."""
-        pair = T[key]
-        return pair[0] if self.code == "id" else pair[1]
+        return T.text(key, self.code)
 
     def pct(self, ratio: float | None, digits: int = 2) -> str:
         """99.1234 % (English) or 99,1234 % (Indonesian); a dash for None."""
@@ -259,18 +232,18 @@ class Lang:
 
     def month(self, year: int, month: int) -> str:
         """ "Februari 2026"."""
-        return f"{_MONTHS[self.code][month - 1]} {year}"
+        return f"{MONTHS[self.code][month - 1]} {year}"
 
     def date(self, day: dt.date) -> str:
         """ "Sen 02 Feb"."""
-        month = _MONTHS[self.code][day.month - 1][:3]
-        return f"{_WEEKDAYS[self.code][day.weekday()]} {day.day:02d} {month}"
+        month = month_short(day.month, self.code)
+        return f"{WEEKDAYS[self.code][day.weekday()]} {day.day:02d} {month}"
 
     def weekday(self, name: str) -> str:
         """ "wed" -> "Rab" / "Wed"."""
         index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(name)
-        return _WEEKDAYS[self.code][index]
+        return WEEKDAYS[self.code][index]
 
     def when(self, moment: dt.datetime) -> str:
         """ "Sen 02/02 10:00"."""
-        return f"{_WEEKDAYS[self.code][moment.weekday()]} {moment:%d/%m %H:%M}"
+        return f"{WEEKDAYS[self.code][moment.weekday()]} {moment:%d/%m %H:%M}"

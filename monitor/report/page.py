@@ -482,4 +482,4 @@ def _trim(text: str, width: int) -> str:
 
 def render_html(report: Report, lang: str = "id") -> str:
     """The report as one HTML document."""
-    return Page(report, Lang(lang)).render()
+    return Page(report, Lang.of(lang)).render()

@@ -29,13 +29,14 @@ from aiohttp.typedefs import Middleware
 
 from monitor import __version__
 from monitor.exporter import MetricsHandler, MetricsRenderer
+from monitor.i18n import language_of
 from monitor.inventory import ConfigError, load_plan
 from monitor.notify.notifier import Notifier
 from monitor.notify.webhook import mount as mount_webhook
 from monitor.plan import Plan
 from monitor.state import EntityView, Snapshot
 from monitor.web.config import WebConfig, format_url
-from monitor.web.statuspage import Names, counter_state, pick_lang, render_page
+from monitor.web.statuspage import Names, counter_state, render_page
 
 METRICS_HANDLER = web.AppKey("metrics_handler", MetricsHandler)
 
@@ -289,7 +290,7 @@ def make_app(
         body = render_page(
             snap,
             service.plan,
-            lang=pick_lang(request.query.get("lang")),
+            lang=language_of(request.query.get("lang")),
             refresh_seconds=refresh_seconds,
             reload_ok=service.reload_successful,
         )

@@ -15,121 +15,75 @@ from html import escape
 from typing import Literal
 
 from monitor import __version__
+from monitor.i18n import Catalogue, Language
 from monitor.plan import Plan
 from monitor.state import CounterView, EntityView, LinkView, Snapshot
 
-Lang = Literal["id", "en"]
-LANGS: tuple[Lang, ...] = ("id", "en")
 CounterState = Literal["serving", "not_serving", "maintenance", "unknown"]
 FAILED_STATUSES = frozenset({"down", "unreachable"})
 MAX_FAULT_ROWS = 30  # a wall screen shows the causes; the API lists everything
 
-TEXT: dict[Lang, dict[str, str]] = {
-    "id": {
-        "title": "Status layanan",
-        "updated": "Diperbarui",
-        "internet": "Internet",
-        "internet_up": "TERHUBUNG",
-        "internet_down": "TERPUTUS",
-        "internet_unknown": "BELUM DIKETAHUI",
-        "uplinks": "Jalur internet",
-        "counters": "Gerai",
-        "faults": "Gangguan saat ini",
-        "no_faults": "Tidak ada gangguan.",
-        "applications": "Aplikasi per instansi",
-        "what": "Perangkat / layanan",
-        "kind": "Jenis",
-        "status": "Status",
-        "since": "Sejak",
-        "team": "Tim yang menangani",
-        "reason": "Penyebab",
-        "affected": "Terdampak",
-        "more": "gangguan lain (lihat /api/v1/status)",
-        "loss": "hilang",
-        "serving": "Bisa melayani",
-        "not_serving": "Tidak bisa melayani",
-        "maintenance": "Perawatan",
-        "unknown": "Belum diketahui",
-        "s_up": "Normal",
-        "s_down": "Mati",
-        "s_unreachable": "Tidak terjangkau",
-        "s_maintenance": "Perawatan",
-        "s_unknown": "Belum diketahui",
-        "l_up": "Normal",
-        "l_degraded": "Menurun",
-        "l_down": "Putus",
-        "l_unknown": "Belum diketahui",
-        "k_link": "Jalur internet",
-        "k_infra": "Perangkat jaringan",
-        "k_device": "Perangkat gerai",
-        "k_application": "Aplikasi",
-        "counter": "Gerai",
-        "optional": "tidak wajib",
-        "just_now": "baru saja",
-        "min": "mnt",
-        "hour": "jam",
-        "day": "hari",
-        "ago": "lalu",
+TEXT = Catalogue(
+    "status-page",
+    {
+        "title": ("Status layanan", "Service status"),
+        "updated": ("Diperbarui", "Updated"),
+        "internet": ("Internet", "Internet"),
+        "internet_up": ("TERHUBUNG", "CONNECTED"),
+        "internet_down": ("TERPUTUS", "DISCONNECTED"),
+        "internet_unknown": ("BELUM DIKETAHUI", "UNKNOWN"),
+        "uplinks": ("Jalur internet", "Internet uplinks"),
+        "counters": ("Gerai", "Counters"),
+        "faults": ("Gangguan saat ini", "Current faults"),
+        "no_faults": ("Tidak ada gangguan.", "No faults."),
+        "applications": ("Aplikasi per instansi", "Applications per agency"),
+        "what": ("Perangkat / layanan", "Device / service"),
+        "kind": ("Jenis", "Kind"),
+        "status": ("Status", "Status"),
+        "since": ("Sejak", "Since"),
+        "team": ("Tim yang menangani", "Team responsible"),
+        "reason": ("Penyebab", "Cause"),
+        "affected": ("Terdampak", "Affected"),
+        "more": ("gangguan lain (lihat /api/v1/status)", "more faults (see /api/v1/status)"),
+        "loss": ("hilang", "loss"),
+        "serving": ("Bisa melayani", "Can serve"),
+        "not_serving": ("Tidak bisa melayani", "Cannot serve"),
+        "maintenance": ("Perawatan", "Maintenance"),
+        "unknown": ("Belum diketahui", "Unknown"),
+        "s_up": ("Normal", "Up"),
+        "s_down": ("Mati", "Down"),
+        "s_unreachable": ("Tidak terjangkau", "Unreachable"),
+        "s_maintenance": ("Perawatan", "Maintenance"),
+        "s_unknown": ("Belum diketahui", "Unknown"),
+        "l_up": ("Normal", "Up"),
+        "l_degraded": ("Menurun", "Degraded"),
+        "l_down": ("Putus", "Down"),
+        "l_unknown": ("Belum diketahui", "Unknown"),
+        "k_link": ("Jalur internet", "Internet uplink"),
+        "k_infra": ("Perangkat jaringan", "Network device"),
+        "k_device": ("Perangkat gerai", "Counter device"),
+        "k_application": ("Aplikasi", "Application"),
+        "counter": ("Gerai", "Counter"),
+        "optional": ("tidak wajib", "optional"),
+        "just_now": ("baru saja", "just now"),
+        "min": ("mnt", "min"),
+        "hour": ("jam", "h"),
+        "day": ("hari", "d"),
+        "ago": ("lalu", "ago"),
         "reload_failed": (
-            "Konfigurasi baru gagal dimuat: konfigurasi sebelumnya tetap berjalan "
-            "(lihat log layanan)."
+            (
+                "Konfigurasi baru gagal dimuat: konfigurasi sebelumnya tetap berjalan (lihat log "
+                "layanan)."
+            ),
+            (
+                "The new configuration could not be loaded: the previous one keeps running "
+                "(see the service log)."
+            ),
         ),
-        "other_lang": "English",
-        "blocked_by": "terhambat oleh",
+        "other_lang": ("English", "Bahasa Indonesia"),
+        "blocked_by": ("terhambat oleh", "blocked by"),
     },
-    "en": {
-        "title": "Service status",
-        "updated": "Updated",
-        "internet": "Internet",
-        "internet_up": "CONNECTED",
-        "internet_down": "DISCONNECTED",
-        "internet_unknown": "UNKNOWN",
-        "uplinks": "Internet uplinks",
-        "counters": "Counters",
-        "faults": "Current faults",
-        "no_faults": "No faults.",
-        "applications": "Applications per agency",
-        "what": "Device / service",
-        "kind": "Kind",
-        "status": "Status",
-        "since": "Since",
-        "team": "Team responsible",
-        "reason": "Cause",
-        "affected": "Affected",
-        "more": "more faults (see /api/v1/status)",
-        "loss": "loss",
-        "serving": "Can serve",
-        "not_serving": "Cannot serve",
-        "maintenance": "Maintenance",
-        "unknown": "Unknown",
-        "s_up": "Up",
-        "s_down": "Down",
-        "s_unreachable": "Unreachable",
-        "s_maintenance": "Maintenance",
-        "s_unknown": "Unknown",
-        "l_up": "Up",
-        "l_degraded": "Degraded",
-        "l_down": "Down",
-        "l_unknown": "Unknown",
-        "k_link": "Internet uplink",
-        "k_infra": "Network device",
-        "k_device": "Counter device",
-        "k_application": "Application",
-        "counter": "Counter",
-        "optional": "optional",
-        "just_now": "just now",
-        "min": "min",
-        "hour": "h",
-        "day": "d",
-        "ago": "ago",
-        "reload_failed": (
-            "The new configuration could not be loaded: the previous one keeps running "
-            "(see the service log)."
-        ),
-        "other_lang": "Bahasa Indonesia",
-        "blocked_by": "blocked by",
-    },
-}
+)
 
 _CSS = """
 :root{--bg:#0f1419;--fg:#e6e6e6;--muted:#9aa4ad;--card:#1b2229;--green:#1e8e3e;
@@ -222,11 +176,6 @@ class Names:
         return names[1] if short else names[0]
 
 
-def pick_lang(value: str | None) -> Lang:
-    """The page language from ?lang= (Bahasa Indonesia unless English is asked for)."""
-    return "en" if (value or "").lower().startswith("en") else "id"
-
-
 def counter_state(counter: CounterView, entities: Mapping[str, EntityView]) -> CounterState:
     """Grid colour: maintenance when every device is in a window, else by "can serve"."""
     devices = [entities[d] for d in counter.devices if d in entities]
@@ -239,17 +188,17 @@ def counter_state(counter: CounterView, entities: Mapping[str, EntityView]) -> C
     return "unknown"
 
 
-def entity_label(view: EntityView, lang: Lang) -> str:
+def entity_label(view: EntityView, lang: Language) -> str:
     """A readable name: counter devices carry their counter number."""
     counter = view.labels.get("counter", "") if view.kind == "device" else ""
     if counter:
-        return f"{TEXT[lang]['counter']} {counter.lstrip('0') or '0'} · {view.name}"
+        return f"{TEXT.words(lang)['counter']} {counter.lstrip('0') or '0'} · {view.name}"
     return view.name
 
 
-def ago(seconds: float, lang: Lang) -> str:
+def ago(seconds: float, lang: Language) -> str:
     """A short elapsed time: "baru saja", "12 mnt", "2 jam 5 mnt"."""
-    t = TEXT[lang]
+    t = TEXT.words(lang)
     s = max(0, int(seconds))
     if s < 60:
         return t["just_now"]
@@ -286,8 +235,8 @@ def _reasons(snapshot: Snapshot, view: EntityView) -> str:
     return ", ".join(reasons)
 
 
-def _link_html(link: LinkView, names: Names, lang: Lang) -> str:
-    t = TEXT[lang]
+def _link_html(link: LinkView, names: Names, lang: Language) -> str:
+    t = TEXT.words(lang)
     details = []
     if link.loss_ratio is not None:
         details.append(f"{t['loss']} {link.loss_ratio * 100:.0f}%")
@@ -308,9 +257,9 @@ def _link_html(link: LinkView, names: Names, lang: Lang) -> str:
 
 
 def _counter_html(
-    c: CounterView, snapshot: Snapshot, names: Names, lang: Lang
+    c: CounterView, snapshot: Snapshot, names: Names, lang: Language
 ) -> tuple[str, CounterState]:
-    t = TEXT[lang]
+    t = TEXT.words(lang)
     state = counter_state(c, snapshot.entities)
     title = f"{c.name} — {names.agency(c.site, c.agency)} — {t[state]}"
     if state == "not_serving" and c.blocking:
@@ -364,9 +313,9 @@ def group_faults(
 
 
 def _fault_row(
-    view: EntityView, affected: list[EntityView], snapshot: Snapshot, names: Names, lang: Lang
+    view: EntityView, affected: list[EntityView], snapshot: Snapshot, names: Names, lang: Language
 ) -> str:
-    t = TEXT[lang]
+    t = TEXT.words(lang)
     owner = view.owner or view.team
     shown = ", ".join(entity_label(a, lang) for a in affected[:12])
     if len(affected) > 12:
@@ -390,9 +339,9 @@ def _fault_row(
 
 
 def _applications_html(
-    site: str, apps: Iterable[EntityView], names: Names, lang: Lang, optional: set[str]
+    site: str, apps: Iterable[EntityView], names: Names, lang: Language, optional: set[str]
 ) -> str:
-    t = TEXT[lang]
+    t = TEXT.words(lang)
     by_agency: dict[str, list[EntityView]] = {}
     for a in apps:
         by_agency.setdefault(a.labels.get("agency", ""), []).append(a)
@@ -415,19 +364,19 @@ def render_page(
     snapshot: Snapshot,
     plan: Plan | None,
     *,
-    lang: Lang = "id",
+    lang: Language = "id",
     refresh_seconds: int = 10,
     reload_ok: bool = True,
 ) -> str:
     """Render the whole status page as one HTML document."""
-    t = TEXT[lang]
+    t = TEXT.words(lang)
     names = Names.from_plan(plan)
     optional = (
         {e.id for e in plan.entities.values() if e.kind == "application" and not e.critical}
         if plan
         else set()
     )
-    other: Lang = "en" if lang == "id" else "id"
+    other: Language = "en" if lang == "id" else "id"
     site_ids = [s.site for s in snapshot.sites] or list(names.sites)
     first_zone = names.zones.get(site_ids[0], "Asia/Makassar") if site_ids else "Asia/Makassar"
     out: list[str] = [

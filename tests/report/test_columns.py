@@ -14,7 +14,7 @@ import pytest
 from monitor.inventory import load_plan
 from monitor.report import columns as c
 from monitor.report.compute import build_report
-from monitor.report.i18n import LANGS, Lang, T
+from monitor.report.i18n import LANGUAGES, Lang, T
 from monitor.report.page import render_html
 from monitor.report.tables import render_csv
 from tests.report.synthetic import SITE_YAML
@@ -47,7 +47,7 @@ def test_headers_are_in_the_catalogue_and_csv_names_unique(name: str) -> None:
         assert col.html is not None or col.csv is not None, (name, col)
         if col.html is not None:
             assert col.head in T, (name, col.head)
-            assert all(Lang(code).t(col.head) for code in LANGS)
+            assert all(Lang(code).t(col.head) for code in LANGUAGES)
         if col.csv is not None:
             assert re.fullmatch(r"[a-z_]+", col.name), (name, col.name)
     names = [col.name for col in cols if col.csv is not None]
@@ -62,7 +62,7 @@ def test_csv_files_and_html_tables_have_the_declared_columns() -> None:
     for file, text in files.items():
         header = next(csv.reader(io.StringIO(text)))
         assert header == [col.name for col in FILES[file] if col.csv is not None], file
-    for code in LANGS:
+    for code in LANGUAGES:
         page, lang = render_html(report, code), Lang(code)
         for name in ("AGENCIES", "APPLICATIONS", "COUNTERS", "LINKS", "DEVICES", "TEAMS"):
             cells = "".join(

@@ -10,11 +10,12 @@ import zoneinfo
 import pytest
 
 from monitor.commands.run import maintenance_for
+from monitor.i18n import language_of
 from monitor.inventory import load_plan
 from monitor.plan import Plan
 from monitor.state import State
 from monitor.web.app import status_json
-from monitor.web.statuspage import ago, group_faults, pick_lang, render_page
+from monitor.web.statuspage import ago, group_faults, render_page
 from probes.base import ProbeResult
 
 from .helpers import DEMO
@@ -112,8 +113,8 @@ def test_english_page(demo: Plan) -> None:
     html = render_page(snapshot_of(demo, {}).snapshot(WALL), demo, lang="en")
     assert 'lang="en"' in html and "Counters (44)" in html and "Internet uplinks" in html
     assert set(tiles(html).values()) <= {"unknown", "maintenance"}
-    assert pick_lang(None) == "id" and pick_lang("en") == "en" and pick_lang("EN-gb") == "en"
-    assert pick_lang("fr") == "id"
+    assert language_of(None) == "id" and language_of("en") == "en" and language_of("EN-gb") == "en"
+    assert language_of("fr") == "id"
 
 
 def test_switch_fault_groups_its_devices(demo: Plan) -> None:
