@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.inventory import load_plan
@@ -176,3 +177,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def web_ports() -> AsyncIterator[tuple[int, int]]:
+    """(an HTTP server on 127.0.0.1 answering 200, a server that accepts and never answers)."""
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield runner.addresses[0][1], silent.sockets[0].getsockname()[1]
+    finally:
+        silent.close()
+        for w in held:
+            w.close()
+        await silent.wait_closed()
+        await runner.cleanup()
