@@ -8,7 +8,6 @@ notifier's webhook mounted, and stops everything at the end of the test, also on
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.inventory import load_plan
 from monitor.notify.notifier import Notifier, NotifierSettings
@@ -32,6 +30,7 @@ from tests.probes.conftest import (  # noqa: F401 - fixtures shared with the pro
     silent_udp_port,
 )
 from tests.runtime.helpers import ResultWatcher
+from tests.support.exposition import metric_samples
 
 
 @dataclass
@@ -121,15 +120,7 @@ async def fetch(
         return resp.status, dict(resp.headers), await resp.text()
 
 
-def samples(text: str, name: str) -> dict[str, float]:
-    """Samples of one metric from an exposition, keyed by `target` (else all labels as JSON)."""
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name:
-                key = s.labels.get("target") or json.dumps(s.labels, sort_keys=True)
-                out[key] = s.value
-    return out
+samples = metric_samples  # the fault tests call it by its short name
 
 
 class Canary:
