@@ -10,8 +10,11 @@ page's banner shown, the log naming the stage and the reason. A good reload afte
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
+import signal
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,12 +22,13 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from monitor.commands.run import run_until
 from monitor.notify.channels.webhook import WebhookChannel
 from monitor.plan import Plan, SiteInfo, TeamInfo
 from monitor.service import STAGES, Service, notifier_routing
 from monitor.web.app import Reloader, make_app
 
-from .helpers import SITE, FakeProbes, Mpp, ResultWatcher, entity, target
+from .helpers import SITE, FakeProbes, Mpp, ResultWatcher, entity, eventually, target
 
 HOOK = WebhookChannel(kind="webhook", name="noc", url="http://127.0.0.1:9/noc")
 NEW_APP = entity("application", "dukcapil-siak", "dukcapil", agency="dukcapil")
@@ -243,3 +247,28 @@ async def test_a_dry_run_builds_everything_and_changes_nothing(
     assert callable(commit)
     assert (svc.plan, dict(svc.scheduler.targets), sorted(svc.scheduler.job_ids())) == before
     assert NEW_TARGET.id not in {ts.target.id for ts in svc.state.target_states()}
+
+
+async def test_sighup_is_all_or_nothing_too(
+    running: tuple[Running, TestClient[Any, Any]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The issue's SIGHUP half-applied silently: now it rejects the same way, and says so."""
+    r, client = running
+    old_plan = r.service.plan
+    r.next_plan = _inf_interval(r.m)
+    stop = asyncio.Event()
+    with caplog.at_level(logging.ERROR, logger="monitor.service"):
+        serving = asyncio.create_task(run_until(stop, r.reloader, "inventory.yaml"))
+        await asyncio.sleep(0)  # one turn of the loop: run_until installs its handler
+        os.kill(os.getpid(), signal.SIGHUP)
+        await eventually(lambda: not r.service.reload_successful)
+        stop.set()
+        await serving
+    assert r.service.plan is old_plan
+    assert NEW_TARGET.id not in r.service.scheduler.job_ids()
+    assert [rec.getMessage() for rec in caplog.records if rec.name == "monitor.service"] == [
+        "configuration not applied (building the new jobs), keeping the previous one: "
+        f"target {r.m.t_app.id}: interval and timeout must be positive and finite"
+    ]
+    metrics = await (await client.get("/metrics")).text()
+    assert _sample(metrics, "mpp_config_last_reload_successful") == 0
