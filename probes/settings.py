@@ -148,16 +148,36 @@ class BasicAuth(Strict):
     password: SecretRef
 
 
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")  # an HTTP token (RFC 9110)
+
+
+def _check_header_name(value: str) -> str:
+    if not _HEADER_NAME.match(value):
+        raise ValueError(f"invalid header name {_shown(value)}")
+    return value
+
+
+def _check_header_value(value: str) -> str:
+    # aiohttp refuses CR/LF when sending: the probe would fail on every run
+    if any(ch in value for ch in "\r\n\x00"):
+        raise ValueError("a header value must be one line (no CR, LF or NUL)")
+    return value
+
+
+HeaderName = Annotated[str, AfterValidator(_check_header_name)]
+HeaderValue = Annotated[str, AfterValidator(_check_header_value)]
+
+
 class HttpSettings(Strict):
     method: Literal["GET", "HEAD", "POST", "PUT", "OPTIONS"] = "GET"
-    headers: dict[str, str] = {}
+    headers: dict[HeaderName, HeaderValue] = {}
     body: str | None = None
     basic_auth: BasicAuth | None = None
     bearer_token: SecretRef | None = None
     valid_status_codes: list[Annotated[int, Field(ge=100, le=599)]] = []  # empty: any 2xx
     body_must_match: list[Regex] = []  # regexes
     body_must_not_match: list[Regex] = []
-    required_headers: dict[str, Regex] = {}  # header name -> regex
+    required_headers: dict[HeaderName, Regex] = {}  # header name -> regex
     latency_budget: Seconds | None = Field(default=None, gt=0)  # seconds; over it: reason "slow"
     follow_redirects: bool = True
     max_redirects: int = Field(default=5, ge=0, le=30)
