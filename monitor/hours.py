@@ -87,6 +87,21 @@ class ClosedDays(Strict):
             raise ValueError(f"unknown holiday calendar {value!r} (use a country code such as ID)")
         return value
 
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> ClosedDays:
+        # the holidays library raises NotImplementedError for an unknown one, at run time
+        if self.subdivision is None or self.holidays is None:
+            return self
+        import holidays
+
+        known = holidays.list_supported_countries()[self.holidays]
+        if self.subdivision not in known:
+            listed = ", ".join(known[:12]) if known else "none"
+            raise ValueError(
+                f"unknown subdivision {self.subdivision!r} of {self.holidays} (known: {listed})"
+            )
+        return self
+
 
 class Scope(Strict):
     """What a maintenance window covers: exactly one of these."""

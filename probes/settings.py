@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import re
@@ -115,13 +116,50 @@ MAX_CERT_WARNING_DAYS = 3650
 IpFamily = Literal["ip4", "ip6", "auto"]
 
 
+def _check_source(value: str) -> str:
+    """A source address to probe from: an IP literal (a name would fail on every run)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(
+            f"invalid source address {_shown(value)}: expected an IP address"
+        ) from None
+    return value
+
+
+# The local address a probe binds (per-uplink probing through policy routing).
+Source = Annotated[str, AfterValidator(_check_source)]
+
+
+def _check_dns_name(value: str) -> str:
+    import dns.exception
+    import dns.name
+
+    try:
+        dns.name.from_text(value)
+    except dns.exception.DNSException as exc:
+        raise ValueError(f"invalid DNS name {_shown(value)}: {exc}") from None
+    return value
+
+
+def _check_rcode(value: str) -> str:
+    """An rcode name or number, as dnspython spells it (the probe compares that text)."""
+    import dns.exception
+    import dns.rcode
+
+    try:
+        return dns.rcode.to_text(dns.rcode.from_text(value))
+    except dns.exception.DNSException:
+        raise ValueError(f"unknown DNS rcode {_shown(value)} (e.g. NOERROR, NXDOMAIN)") from None
+
+
 class IcmpSettings(Strict):
     """Several echoes per run: loss and RTT statistics, not only up/down."""
 
     count: int = Field(default=3, ge=1, le=100)
     spacing: Seconds = Field(default=0.2, gt=0, le=10)  # seconds between echoes
     payload_size: int = Field(default=56, ge=0, le=1472)
-    source: str | None = None  # source address (per-uplink probing)
+    source: Source | None = None  # source address (per-uplink probing)
     family: IpFamily = "ip4"
     # fail the probe when loss exceeds this ratio (1.0 = only total loss fails)
     max_loss: float = Field(default=1.0, ge=0, le=1)
@@ -135,7 +173,7 @@ class TlsSettings(Strict):
 
 
 class TcpSettings(Strict):
-    source: str | None = None
+    source: Source | None = None
     family: IpFamily = "auto"
     tls: TlsSettings = TlsSettings()
     send: str | None = None  # sent after connect (\n escapes allowed)
@@ -186,16 +224,16 @@ class HttpSettings(Strict):
     ca_file: Path | None = None
     insecure_skip_verify: bool = False
     cert_warning_days: int = Field(default=14, ge=0, le=MAX_CERT_WARNING_DAYS)
-    source: str | None = None
+    source: Source | None = None
     family: IpFamily = "auto"
 
 
 class DnsSettings(Strict):
-    query_name: str
+    query_name: Annotated[str, AfterValidator(_check_dns_name)]
     query_type: Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "PTR", "SRV"] = "A"
     transport: Literal["udp", "tcp"] = "udp"
     port: int = Field(default=53, ge=1, le=65535)
-    valid_rcodes: list[str] = ["NOERROR"]
+    valid_rcodes: list[Annotated[str, AfterValidator(_check_rcode)]] = ["NOERROR"]
     min_answers: int = Field(default=1, ge=0, le=1000)
-    source: str | None = None
+    source: Source | None = None
     recursion_desired: bool = True
