@@ -9,7 +9,7 @@ built from the plan (state, jobs, maintenance windows, notifier routing: ``Servi
 installed, and the status page, the JSON status and /metrics rendered, without probing.
 
 The unit tier runs a few examples; the integration tier (marked slow) runs 200. Hypothesis
-keeps no database here: a failure prints its example, and its seed reproduces it.
+keeps no database here: a failure prints its shrunk example and a ``@reproduce_failure`` blob.
 """
 
 from __future__ import annotations
@@ -226,6 +226,7 @@ def _check_one(text: str, tmp: Path) -> int:
 
 _COMMON = settings(
     database=None,
+    print_blob=True,  # a failure prints @reproduce_failure(...) to replay it exactly
     deadline=dt.timedelta(seconds=5),  # the issue's bound for one check-config
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
