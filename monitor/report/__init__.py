@@ -12,7 +12,14 @@ from pathlib import Path
 import aiohttp
 
 from monitor.plan import Plan, SiteInfo
-from monitor.report.compute import History, Report, build_report, month_range, parse_month
+from monitor.report.compute import (
+    History,
+    Report,
+    build_report,
+    month_range,
+    parse_month,
+    previous_month,
+)
 from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
 from monitor.report.prom import Prometheus, PrometheusError, redact
@@ -58,8 +65,10 @@ async def make_report(
     now: float | None = None,
     session: aiohttp.ClientSession | None = None,
     query_timeout: float = 120.0,
+    compare: bool = True,
 ) -> Report:
-    """Query Prometheus and compute one site's report for month (YYYY-MM)."""
+    """Query Prometheus and compute one site's report for month (YYYY-MM); with compare, the
+    month before too (report.previous, None when Prometheus holds nothing for it)."""
     try:
         parse_month(month)
     except ValueError as exc:
@@ -83,6 +92,11 @@ async def make_report(
         try:
             await prom.check()
             history = await fetch_history(prom, site.id, start, end, step)
+            before = previous_month(month)
+            earlier = None
+            if compare and history.has_data():
+                p_start, p_end = month_range(site, before)
+                earlier = await fetch_history(prom, site.id, p_start, p_end, step)
         except PrometheusError as exc:
             raise ReportError(str(exc)) from None
     finally:
@@ -95,6 +109,8 @@ async def make_report(
             "Prometheus that scrapes mpp-monitor, and does its retention reach that month?"
         )
     report = build_report(plan, site, month, history)
+    if earlier is not None and earlier.has_data():
+        report.previous = build_report(plan, site, before, earlier)
     report.source = redact(prometheus_url)
     report.generated = now
     report.partial = partial

@@ -12,16 +12,18 @@ from monitor.report.columns import (
     APPLICATIONS,
     CLOSED,
     COUNTERS,
-    DEVICES,
     GAPS,
     INCIDENTS,
+    INFRA,
     LINKS,
     MAINTENANCE,
+    OUTAGES,
+    PROVIDERS,
     TEAMS,
     WORST,
     html_table,
 )
-from monitor.report.compute import Figures, Incident, Report, Row
+from monitor.report.compute import Figures, Incident, Provider, Report, Row
 from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total
 from monitor.state import calendar as cal
@@ -51,6 +53,7 @@ tr { break-inside: avoid; }
 .small { font-size: 8.5pt; color: #4a5561; }
 svg { max-width: 100%; height: auto; }
 ol.def li { margin-bottom: 4px; }
+ul.findings li { margin-bottom: 4px; }
 .two { display: flex; gap: 16px; flex-wrap: wrap; } .two > div { flex: 1 1 420px; }
 @media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } }
 """
@@ -80,6 +83,7 @@ class Page:
 
     # helpers ---------------------------------------------------------------------------
     def team(self, key: str) -> str:
+        """Team names ("a+b" -> "A + B"); "cause unknown" for none."""
         if not key:
             return self.t("unexplained")
         return " + ".join(self.r.team_names.get(k, k) for k in key.split("+"))
@@ -89,6 +93,73 @@ class Page:
 
     def team_short(self, key: str) -> str:
         return key.replace("+", " + ") if key else self.t("unexplained")
+
+    def counter_name(self, label: str) -> str:
+        """ "07" -> the counter's name from the inventory ("Gerai 7")."""
+        row = next((r for r in self.r.by_level("counter") if r.counter == label), None)
+        return row.name if row is not None else label
+
+    def link_name(self, key: str) -> str:
+        return next((x.name for x in self.r.site.links if x.id == key), key)
+
+    def devices_text(self, row: Row) -> str:
+        """A counter's devices and their availability, e.g. "pc 99,10 %; printer 100,00 %"."""
+        prefix = f"{row.name} · "
+        parts = [
+            f"{escape(d.name.removeprefix(prefix))} "
+            f'<span class="{_cls(d.availability)}">{self.lang.pct(d.availability)}</span>'
+            for d in self.r.devices_of(row)
+        ]
+        return "; ".join(parts)
+
+    def incident_cause(self, i: Incident) -> str:
+        """Why, in plain words, and who fixes it."""
+        t = self.t
+        if i.status == "down":
+            why = t("why_down").format(name=i.name)
+        elif i.status == "unreachable":
+            why = (
+                t("why_unreachable").format(parts=i.cause)
+                if i.cause
+                else t("why_unreachable_unknown")
+            )
+        else:
+            why = t("why_counter").format(parts=i.cause) if i.cause else t("why_counter_unknown")
+        return f"{why} {t('why_owner').format(team=self.team(i.owner))}"
+
+    def previous_row(self, row: Row) -> Row | None:
+        prev = self.r.previous
+        return prev.row(row.level, row.id) if prev is not None else None
+
+    def prev_pct_td(self, row: Row, own: bool) -> str:
+        """Last month's (own) availability of the same row, and the change in points."""
+        before = self.previous_row(row)
+        if before is None:
+            return "<td class=n>—</td>"
+        then, now = (before.own, row.own) if own else (before.availability, row.availability)
+        change = self.delta(then, now)
+        return f'<td class="n">{self.lang.pct(then)}<br><span class=small>{change}</span></td>'
+
+    def delta(self, then: float | None, now: float | None) -> str:
+        """ "+0,62 poin" / "−1,20 poin"; empty without both figures."""
+        if then is None or now is None:
+            return ""
+        d = (now - then) * 100
+        sign = "+" if d >= 0.005 else "−" if d <= -0.005 else "±"
+        return f"{sign}{self.lang.num(abs(d), 2)} {self.t('points')}"
+
+    def target_td(self, row: Row) -> str:
+        """The agency's target and whether its own availability met it."""
+        target = self.r.target_of(row.id)
+        own = row.own
+        if own is None:
+            return f'<td class="n">{self.lang.pct(target)}</td>'
+        met = own >= target - 1e-9
+        word = self.t("met" if met else "missed")
+        return (
+            f'<td class="n">{self.lang.pct(target)}<br>'
+            f'<span class="{"good" if met else "bad"}">{escape(word)}</span></td>'
+        )
 
     def local(self, ts: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(ts, self.r.site.tz)
@@ -114,7 +185,7 @@ class Page:
             return ""
         parts = [
             f"{self.lang.pct(s / known)} {self.t('s_' + what)} {self.t('charged_to')} "
-            f"{escape(self.team_short(key))}"
+            f"{escape(self.team(key))}"
             for what, key, s in row.others()
         ]
         return "; ".join(parts)
@@ -151,11 +222,12 @@ class Page:
             self.agencies(),
             self.applications(),
             self.counters(),
+            self.providers(),
             self.links(),
             self.teams(),
             self.worst(),
             self.incidents(),
-            self.devices(),
+            self.infra(),
             self.maintenance(),
             self.gaps(),
             self.closed(),
@@ -165,30 +237,95 @@ class Page:
         return "\n".join(parts) + "\n"
 
     def summary(self) -> str:
+        """Page one: the findings in sentences, then the key figures."""
         r, t, lang = self.r, self.t, self.lang
-        apps = r.applications_total
-        app_rows = r.by_level("application")
-        own_charged = sum(x.figures.charged_to(x.team) for x in app_rows)
-        apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+        prev = r.previous
         n_incidents = sum(1 for i in r.incidents if i.level != "counter")
         mttr = r.mttr()
         service = sum(d.service for d in r.days)
+        counters, apps, internet = _headline(r)
+        before = _headline(prev) if prev is not None else (None, None, None)
         kpis = [
-            (lang.pct(r.counters_total.availability()), t("kpi_counters")),
-            (lang.pct(apps_own), t("kpi_apps")),
-            (lang.pct(r.internet.availability()), t("kpi_internet")),
-            (str(n_incidents), t("kpi_incidents")),
-            (lang.duration(mttr) if mttr is not None else "—", t("kpi_mttr")),
-            (lang.hours(service), t("kpi_service")),
-            (lang.hours(total(r.gaps)), t("kpi_unknown")),
-            (lang.hours(sum(w.service for w in r.windows)), t("kpi_maint")),
+            (lang.pct(counters), t("kpi_counters"), self.delta(before[0], counters)),
+            (lang.pct(apps), t("kpi_apps"), self.delta(before[1], apps)),
+            (lang.pct(internet), t("kpi_internet"), self.delta(before[2], internet)),
+            (str(n_incidents), t("kpi_incidents"), ""),
+            (lang.duration(mttr) if mttr is not None else "—", t("kpi_mttr"), ""),
+            (lang.hours(service), t("kpi_service"), ""),
+            (lang.hours(total(r.gaps)), t("kpi_unknown"), ""),
+            (lang.hours(sum(w.service for w in r.windows)), t("kpi_maint"), ""),
         ]
         cards = "".join(
             f'<div class="kpi"><div class="v">{escape(v)}</div>'
-            f'<div class="l">{escape(k)}</div></div>'
-            for v, k in kpis
+            f'<div class="l">{escape(k)}</div>'
+            + (f'<div class="l">{escape(t("c_prev"))}: {escape(d)}</div>' if d else "")
+            + "</div>"
+            for v, k, d in kpis
         )
-        return f'<h2>{t("summary")}</h2><div class="kpis">{cards}</div>'
+        items = "".join(f"<li>{x}</li>" for x in self.findings())
+        return (
+            f'<section class="summary"><h2>{t("exec_summary")}</h2><ul class="findings">{items}'
+            f'</ul><div class="kpis">{cards}</div></section>'
+        )
+
+    def findings(self) -> list[str]:
+        """The executive summary's sentences, as HTML (every name escaped)."""
+        r, t, lang = self.r, self.t, self.lang
+        counters, _, internet = _headline(r)
+        service = sum(d.service for d in r.days)
+        prev = _headline(r.previous) if r.previous is not None else None
+
+        def compared(now: float | None, index: int) -> str:
+            if prev is None or prev[index] is None:
+                return ""
+            change = t("es_prev").format(
+                pct=lang.pct(prev[index]), delta=self.delta(prev[index], now)
+            )
+            return f" ({escape(change)})"
+
+        n = len(r.by_level("counter"))
+        out = [
+            escape(
+                t("es_counters").format(
+                    pct=lang.pct(counters), n=n, hours=lang.num(service / 3600, 1)
+                )
+            )
+            + compared(counters, 0)
+        ]
+        links = [escape(t("es_internet").format(pct=lang.pct(internet))) + compared(internet, 2)]
+        for p in r.providers():
+            key = {None: "es_link_nosla", True: "es_link_met", False: "es_link_missed"}[p.met]
+            words = t(key).format(
+                name=p.link.name,
+                pct=lang.pct(p.row.availability),
+                sla=lang.pct(p.link.sla),
+                down=lang.duration(p.outage_service),
+            )
+            links.append(f'<span class="{"bad" if p.met is False else ""}">{escape(words)}</span>')
+        out.append(" ".join(links))
+        below = []
+        for row in r.by_level("agency"):
+            target = r.target_of(row.id)
+            if row.own is not None and row.own < target - 1e-9:
+                goal = f"{t('c_target')} {lang.pct(target)}"
+                below.append(f"{self.agency(row.id)} {lang.pct(row.own)} ({goal})")
+        out.append(
+            escape(t("es_below").format(items="; ".join(below)) if below else t("es_all_met"))
+        )
+        worst = sorted(
+            (i for i in r.incidents if i.level != "counter"),
+            key=lambda i: (-i.service, i.start, i.id),
+        )[:3]
+        if worst:
+            lines = "".join(
+                f"<li>{escape(i.name)}: {escape(lang.duration(i.service))} — "
+                f"{escape(self.incident_cause(i))}</li>"
+                for i in worst
+            )
+            out.append(f"{escape(t('es_worst'))}<ol>{lines}</ol>")
+        if r.previous is None:
+            out.append(f"<span class=small>{escape(t('no_previous'))}</span>")
+        return out
 
     def charts(self) -> str:
         t = self.t
@@ -359,9 +496,39 @@ class Page:
         )
         return f"<h2>{t('links')}</h2>" + html_table(self, LINKS, self.r.by_level("link"), tail)
 
-    def devices(self) -> str:
-        rows = (*self.r.by_level("infra"), *self.r.by_level("device"))
-        return f"<h2>{self.t('devices')}</h2>" + html_table(self, DEVICES, rows)
+    def infra(self) -> str:
+        rows = self.r.by_level("infra")
+        if not rows:
+            return ""
+        return f"<h2>{self.t('infra')}</h2>" + html_table(self, INFRA, rows)
+
+    def providers(self) -> str:
+        t = self.t
+        providers = self.r.providers()
+        if not providers:
+            return ""
+        out = [
+            f"<h2>{t('providers')}</h2><p class=small>{escape(t('providers_note'))}</p>",
+            html_table(self, PROVIDERS, providers),
+        ]
+        evidence = [p for p in providers if p.outages]
+        if evidence:
+            out.append(f"<h3>{escape(t('evidence'))}</h3>")
+            out += [self.evidence(p) for p in evidence]
+        return "".join(out)
+
+    def evidence(self, p: Provider) -> str:
+        """One uplink's outages: when, how long, how much of it in service hours."""
+        t = self.t
+        title = t("evidence_of").format(
+            name=p.link.name, provider=p.link.provider or "—", n=len(p.outages)
+        )
+        in_service = sum(i.service for i in p.outages)
+        tail = (
+            f"<tr><td colspan=3><b>{escape(t('evidence_total'))}</b></td>"
+            f'<td class="n"><b>{self.lang.duration(in_service)}</b></td></tr>'
+        )
+        return f"<p><b>{escape(title)}</b></p>" + html_table(self, OUTAGES, p.outages, tail)
 
     def teams(self) -> str:
         return (
@@ -391,11 +558,11 @@ class Page:
     def incident_where(self, i: Incident) -> str:
         bits = []
         if i.counter:
-            bits.append(f"{self.t('c_counter')} {i.counter}")
+            bits.append(self.counter_name(i.counter))
         if i.agency:
             bits.append(self.r.agency_names.get(i.agency, i.agency))
         if i.link:
-            bits.append(i.link)
+            bits.append(self.link_name(i.link))
         return ", ".join(bits)
 
     def incidents(self) -> str:
@@ -461,6 +628,14 @@ class Page:
     def definitions(self) -> str:
         items = "".join(f"<li>{text}</li>" for text in DEFINITIONS[self.lang.code])
         return f'<h2>{self.t("definitions")}</h2><ol class="def">{items}</ol>'
+
+
+def _headline(r: Report) -> tuple[float | None, float | None, float | None]:
+    """Counters able to serve, agency applications (own), internet: the three big figures."""
+    apps = r.applications_total
+    own_charged = sum(x.figures.charged_to(x.team) for x in r.by_level("application"))
+    apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+    return r.counters_total.availability(), apps_own, r.internet.availability()
 
 
 def _clock(t: dt.time) -> str:
