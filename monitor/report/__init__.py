@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
+import jinja2
 
 from monitor.plan import Plan, SiteInfo
 from monitor.report.compute import (
@@ -22,6 +23,7 @@ from monitor.report.compute import (
 )
 from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
+from monitor.report.pdf import PdfError, html_to_pdf
 from monitor.report.prom import Prometheus, PrometheusError, redact
 from monitor.report.tables import render_csv
 
@@ -36,7 +38,8 @@ __all__ = [
     "write_report",
 ]
 
-FORMATS = ("html", "csv")
+FORMATS = ("html", "csv", "pdf", "xlsx")
+DEFAULT_FORMATS = ("html", "csv")
 
 
 class ReportError(Exception):
@@ -117,16 +120,47 @@ async def make_report(
     return report
 
 
+def _html(report: Report, lang: str, templates: Path | None) -> str:
+    """The page; a broken edited template is a one-line error naming its file and line."""
+    try:
+        return render_html(report, lang, templates)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ReportError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        where = templates if templates is not None else "the report templates"
+        raise ReportError(f"template error in {where}: {exc.message or exc}") from None
+
+
 def write_report(
-    report: Report, out: Path, formats: Iterable[str] = FORMATS, lang: str = "id"
+    report: Report,
+    out: Path,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    lang: str = "id",
+    templates: Path | None = None,
+    browser: str | None = None,
 ) -> list[Path]:
-    """Write the HTML and/or CSV files into out; return their paths."""
+    """Write the HTML, PDF, CSV and/or xlsx files into out; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     fmts = set(formats)
+    stem = f"report-{report.site.id}-{report.month}"
+    html = _html(report, lang, templates) if fmts & {"html", "pdf"} else ""
     if "html" in fmts:
-        path = out / f"report-{report.site.id}-{report.month}.html"
-        path.write_text(render_html(report, lang), encoding="utf-8")
+        path = out / f"{stem}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    if "pdf" in fmts:
+        path = out / f"{stem}.pdf"
+        try:
+            html_to_pdf(html, path, browser)
+        except PdfError as exc:
+            raise ReportError(str(exc)) from None
+        written.append(path)
+    if "xlsx" in fmts:
+        from monitor.report.xlsx import write_xlsx
+
+        path = out / f"{stem}.xlsx"
+        write_xlsx(report, path)
         written.append(path)
     if "csv" in fmts:
         for name, text in render_csv(report).items():

@@ -197,6 +197,15 @@ _T = {
     "yes": ("ya", "yes"),
     "no": ("TIDAK", "NO"),
     "infra": ("Jaringan gedung", "Building network"),
+    # letterhead, page numbers and signatures (templates/report.html.j2)
+    "page": ("Halaman", "Page"),
+    "letterhead_note": (
+        "Laporan bulanan ketersediaan layanan untuk rapat evaluasi",
+        "Monthly service availability report for the evaluation meeting",
+    ),
+    "prepared_by": ("Disusun oleh,", "Prepared by,"),
+    "approved_by": ("Mengetahui,", "Acknowledged by,"),
+    "name_nip": ("Nama dan NIP", "Name and staff number"),
     # plain-language causes of incidents
     "why_down": ("Gangguan pada {name} sendiri.", "A fault of {name} itself."),
     "why_unreachable": (

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from html import escape
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
 
 from monitor.hours import Maintenance
 from monitor.report.columns import (
@@ -28,37 +32,49 @@ from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total
 from monitor.state import calendar as cal
 
-CSS = """
-@page { size: A4; margin: 14mm 12mm; }
-* { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; font-size: 10.5pt;
-  color: #1b1f24; margin: 0 auto; max-width: 1100px; padding: 16px; line-height: 1.35; }
-h1 { font-size: 18pt; margin: 0 0 2px; }
-h2 { font-size: 13pt; margin: 22px 0 6px; border-bottom: 2px solid #1f5f8b; padding-bottom: 2px;
-  color: #1f5f8b; break-after: avoid; }
-h3 { font-size: 11pt; margin: 12px 0 4px; }
-.meta { color: #4a5561; font-size: 9.5pt; margin: 0; }
-.note { background: #fff4d6; border-left: 4px solid #e0a100; padding: 6px 10px; }
-.kpis { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
-.kpi { flex: 1 1 150px; border: 1px solid #cfd6dd; border-radius: 6px; padding: 8px 10px;
-  break-inside: avoid; }
-.kpi .v { font-size: 16pt; font-weight: bold; }
-.kpi .l { font-size: 8.5pt; color: #4a5561; }
-table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 9pt; }
-th, td { border: 1px solid #cfd6dd; padding: 3px 5px; vertical-align: top; text-align: left; }
-th { background: #eef3f7; font-weight: 600; }
-td.n, th.n { text-align: right; white-space: nowrap; }
-tr { break-inside: avoid; }
-.good { color: #17692a; } .warn { color: #9a6200; } .bad { color: #b3261e; font-weight: bold; }
-.small { font-size: 8.5pt; color: #4a5561; }
-svg { max-width: 100%; height: auto; }
-ol.def li { margin-bottom: 4px; }
-ul.findings li { margin-bottom: 4px; }
-.two { display: flex; gap: 16px; flex-wrap: wrap; } .two > div { flex: 1 1 420px; }
-@media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } }
-"""
-
 GOOD, WARN = 0.99, 0.95
+TEMPLATE = "report.html.j2"
+SECTIONS = (
+    "summary",
+    "charts",
+    "agencies",
+    "applications",
+    "counters",
+    "providers",
+    "links",
+    "teams",
+    "worst",
+    "incidents",
+    "infra",
+    "maintenance",
+    "gaps",
+    "closed",
+    "definitions",
+)
+
+
+def environment(templates: Path | None = None) -> jinja2.Environment:
+    """Jinja2 with autoescape: templates from the folder given, then the package's own."""
+    package = jinja2.PackageLoader("monitor.report", "templates")
+    loader: jinja2.BaseLoader = package
+    if templates is not None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates), package])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["css_string"] = css_string
+    return env
+
+
+def css_string(text: str) -> Markup:
+    """Text as a quoted CSS string (for @page content): anything but letters, digits and a
+    few signs as a CSS escape, so no quote, backslash or "</style>" gets through."""
+    safe = " .,:;()-_+/"
+    body = "".join(c if c.isalnum() or c in safe else f"\\{ord(c):06x}" for c in text)
+    return Markup(f'"{body}"')  # noqa: S704 - escaped above
 
 
 def _cls(ratio: float | None) -> str:
@@ -194,47 +210,40 @@ class Page:
         return next((row for row in self.r.by_level("team") if row.id == team), None)
 
     # sections --------------------------------------------------------------------------
-    def render(self) -> str:
+    def render(self, templates: Path | None = None) -> str:
+        """The page from templates/report.html.j2 (or the one in templates, if given)."""
         r, t = self.r, self.t
         year, month = (int(x) for x in r.month.split("-"))
-        title = f"{t('title')} — {r.site.name} — {self.lang.month(year, month)}"
+        month_name = self.lang.month(year, month)
         first, last = self.local(r.start), self.local(r.end)
-        meta = (
-            f"{t('period')}: {first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M} "
-            f"({escape(r.site.timezone)}) · {t('step')}: {r.step:g} s · "
-            f"{t('source')}: {escape(r.source)} · {t('generated')}: "
-            f"{self.local(r.generated):%Y-%m-%d %H:%M}"
+        names = {x.id: x.name for x in r.site.teams}
+        signed = self.local(r.generated)
+        sections = {
+            name: Markup(getattr(self, name)())  # noqa: S704 - every section escapes its text
+            for name in SECTIONS
+        }
+        html = (
+            environment(templates)
+            .get_template(TEMPLATE)
+            .render(
+                lang=self.lang.code,
+                t=t,
+                title=f"{t('title')} — {r.site.name} — {month_name}",
+                footer=f"{r.site.name} · {t('title')} {month_name}",
+                site=r.site,
+                month_name=month_name,
+                period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
+                step=f"{r.step:g}",
+                source=r.source,
+                generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
+                signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
+                partial=r.partial,
+                manager=names.get(r.site.manager_team or "", ""),
+                network=names.get(r.site.network_team, r.site.network_team),
+                sections=sections,
+            )
         )
-        parts = [
-            "<!DOCTYPE html>",
-            f'<html lang="{self.lang.code}"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-            f"<h1>{escape(t('title'))}</h1>",
-            f"<p><b>{escape(r.site.name)}</b> — {escape(self.lang.month(year, month))}</p>",
-            f'<p class="meta">{meta}</p>',
-        ]
-        if r.partial:
-            parts.append(f'<p class="note">{escape(t("partial"))}</p>')
-        parts += [
-            self.summary(),
-            self.charts(),
-            self.agencies(),
-            self.applications(),
-            self.counters(),
-            self.providers(),
-            self.links(),
-            self.teams(),
-            self.worst(),
-            self.incidents(),
-            self.infra(),
-            self.maintenance(),
-            self.gaps(),
-            self.closed(),
-            self.definitions(),
-            "</body></html>",
-        ]
-        return "\n".join(parts) + "\n"
+        return html if html.endswith("\n") else html + "\n"
 
     def summary(self) -> str:
         """Page one: the findings in sentences, then the key figures."""
@@ -655,6 +664,6 @@ def _trim(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_html(report: Report, lang: str = "id") -> str:
-    """The report as one HTML document."""
-    return Page(report, Lang.of(lang)).render()
+def render_html(report: Report, lang: str = "id", templates: Path | None = None) -> str:
+    """The report as one HTML document (templates: a folder of edited templates)."""
+    return Page(report, Lang.of(lang)).render(templates)

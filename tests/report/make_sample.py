@@ -4,7 +4,7 @@
 
 Builds the known-truth month of tests/report/synthetic.py at 15 s (as mpp-monitor scrapes),
 backfills it with promtool, serves it with the real prometheus binary on loopback, and runs
-the report in Bahasa Indonesia (HTML + CSV) and in English (HTML). The output is the same on
+the report in Bahasa Indonesia (HTML, CSV, xlsx) and in English (HTML). The output is the same on
 every run: the generation time and the data source shown are fixed.
 """
 
@@ -49,7 +49,7 @@ def main() -> int:
     report.source = SOURCE
     for old in args.out.glob("*"):
         old.unlink()
-    written = write_report(report, args.out, ("html", "csv"), "id")
+    written = write_report(report, args.out, ("html", "csv", "xlsx"), "id")
     english = args.out / f"report-{site.id}-{report.month}.en.html"
     english.write_text(render_html(report, "en"), encoding="utf-8")
     for path in [*written, english]:
