@@ -123,6 +123,7 @@ class LinkInfo:
     name: str
     provider: str = ""
     sla: float | None = None  # contracted availability (0..1) from the inventory
+    kind: str = "isp"  # isp | dedicated | vpn: a VPN is not the internet
 
 
 @dataclass(frozen=True, slots=True)

@@ -623,7 +623,7 @@ def site_info(site: Site) -> SiteInfo:
         agencies=tuple(
             AgencyInfo(a.id, a.name, a.team, a.short_name, a.target) for a in site.agencies
         ),
-        links=tuple(LinkInfo(x.id, x.name, x.provider, x.sla) for x in site.links),
+        links=tuple(LinkInfo(x.id, x.name, x.provider, x.sla, x.kind) for x in site.links),
     )
 
 

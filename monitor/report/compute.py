@@ -703,7 +703,13 @@ class _Builder:
         return subtract(self.service, present)
 
     def internet(self) -> Figures:
-        links = [self.calc[e.id] for e in self.entities if e.kind == "link"]
+        """Up while at least one internet uplink is up (a VPN to one agency is not one)."""
+        vpn = {x.id for x in self.site.links if x.kind == "vpn"}
+        links = [
+            self.calc[e.id]
+            for e in self.entities
+            if e.kind == "link" and e.labels.get("link", "") not in vpn
+        ]
         if not links:
             return Figures()
         maint = links[0].maint

@@ -166,7 +166,14 @@ _T = {
         "Semua instansi mencapai target ketersediaan (milik sendiri).",
         "Every agency met its availability target (own).",
     ),
-    "es_worst": ("Gangguan terbesar dalam jam layanan:", "Largest incidents in service hours:"),
+    "es_worst": (
+        "Gangguan terbesar pada jaringan, internet dan aplikasi (dalam jam layanan):",
+        "Largest incidents of network, internet and applications (in service hours):",
+    ),
+    "es_lowest": (
+        "Gerai dengan ketersediaan terendah: {items}.",
+        "Counters with the lowest availability: {items}.",
+    ),
     "es_prev": ("bulan lalu {pct}, {delta}", "last month {pct}, {delta}"),
     "points": ("poin", "points"),
     "no_previous": (

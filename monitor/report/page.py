@@ -73,7 +73,8 @@ def css_string(text: str) -> Markup:
     """Text as a quoted CSS string (for @page content): anything but letters, digits and a
     few signs as a CSS escape, so no quote, backslash or "</style>" gets through."""
     safe = " .,:;()-_+/"
-    body = "".join(c if c.isalnum() or c in safe else f"\\{ord(c):06x}" for c in text)
+    # an escape ends at its first whitespace, which it swallows: give it one of its own
+    body = "".join(c if c.isalnum() or c in safe else f"\\{ord(c):x} " for c in text)
     return Markup(f'"{body}"')  # noqa: S704 - escaped above
 
 
@@ -321,8 +322,9 @@ class Page:
         out.append(
             escape(t("es_below").format(items="; ".join(below)) if below else t("es_all_met"))
         )
+        # the shared things (uplinks, network, applications) stop many counters at once
         worst = sorted(
-            (i for i in r.incidents if i.level != "counter"),
+            (i for i in r.incidents if i.level in ("link", "infra", "application")),
             key=lambda i: (-i.service, i.start, i.id),
         )[:3]
         if worst:
@@ -332,6 +334,11 @@ class Page:
                 for i in worst
             )
             out.append(f"{escape(t('es_worst'))}<ol>{lines}</ol>")
+        rated = [x for x in r.by_level("counter") if x.availability is not None]
+        lowest = sorted(rated, key=lambda x: (x.availability or 0.0, x.id))[:3]
+        if lowest and (lowest[0].availability or 0.0) < 1:
+            items = "; ".join(f"{x.name} {lang.pct(x.availability)}" for x in lowest)
+            out.append(escape(t("es_lowest").format(items=items)))
         if r.previous is None:
             out.append(f"<span class=small>{escape(t('no_previous'))}</span>")
         return out

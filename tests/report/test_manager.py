@@ -164,7 +164,8 @@ def test_the_executive_summary_comes_first_and_names_a_missed_sla(plan: Plan) ->
     summary = cells(html, "Ringkasan eksekutif")
     assert "Telkom Astinet: 87,50 %, DI BAWAH SLA 99,50 % (1 j 00 m putus" in summary
     assert "ICON+ (PLN): 100,00 %, memenuhi SLA 99,00 %." in summary
-    assert "Gangguan terbesar dalam jam layanan:" in summary
+    assert "Gangguan terbesar pada jaringan, internet dan aplikasi" in summary
+    assert "Gerai dengan ketersediaan terendah: Gerai 1 87,50 %." in summary
     english = render_html(telkom_down_one_hour(plan), "en")
     assert "Telkom Astinet: 87.50 %, BELOW its SLA of 99.50 %" in english
 
@@ -181,3 +182,12 @@ def test_hostile_names_are_escaped_in_the_new_sections(plan: Plan) -> None:
     for markup in ("<script", "<img", "<b>B</b>"):
         assert markup not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;: 87,50 %, DI BAWAH SLA" in html
+
+
+def test_a_vpn_to_one_agency_is_not_the_internet(plan: Plan) -> None:
+    assert telkom_down_one_hour(plan).internet.availability() == 1.0  # ICON+ stayed up
+    text = Path(SITE_YAML).read_text(encoding="utf-8").replace("sla: 99%,", "sla: 99%, kind: vpn,")
+    vpn = load_plan("site.yaml", text)
+    report = telkom_down_one_hour(vpn)
+    assert report.internet.availability() == pytest.approx(7 / 8)  # Telkom alone
+    assert [p.link.kind for p in report.providers()] == ["isp", "vpn"]

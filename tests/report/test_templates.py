@@ -64,4 +64,4 @@ def test_hostile_names_stay_text_in_the_letterhead_footer_and_signatures() -> No
     assert "<script" not in html and "<img" not in html
     assert html.count("</style>") == 1
     assert "&lt;/style&gt;&lt;script&gt;" in html  # the letterhead and the title
-    assert css_string('a"b\\c</style>') == '"a\\000022b\\00005cc\\00003c/style\\00003e"'
+    assert css_string('a"b\\c</style> ·') == '"a\\22 b\\5c c\\3c /style\\3e  \\b7 "'
