@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -25,6 +26,7 @@ DATETIME = "yyyy-mm-dd hh:mm"  # site local time, as the CSV's ISO 8601 without 
 DATE = "yyyy-mm-dd"
 INTEGERS = {"things", "incidents", "outages"}
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entry times: the same bytes on every run
+MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 Value = str | float | int | dt.datetime | dt.date | None
 
@@ -74,14 +76,19 @@ def workbook(report: Report) -> Workbook:
 
 
 def write_xlsx(report: Report, path: Path) -> None:
-    """Write the workbook; the same report gives the same bytes."""
+    """Write the workbook; the same report gives the same bytes (openpyxl stamps the time
+    of saving as "modified", and zip entries carry their own times: both are fixed here)."""
     buf = io.BytesIO()
     workbook(report).save(buf)
+    stamp = dt.datetime.fromtimestamp(report.generated, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     with (
         zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src,
         zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst,
     ):
         for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "docProps/core.xml":
+                data = MODIFIED.sub(rf"\g<1>{stamp}\g<2>".encode(), data)
             entry = zipfile.ZipInfo(item.filename, FIXED_TIME)
             entry.compress_type = zipfile.ZIP_DEFLATED
-            dst.writestr(entry, src.read(item.filename))
+            dst.writestr(entry, data)

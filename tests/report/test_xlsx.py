@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import zipfile
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -83,6 +84,11 @@ def test_text_is_never_a_formula_and_the_bytes_repeat(tmp_path: Path) -> None:
     write_xlsx(report, first)
     write_xlsx(report, second)
     assert first.read_bytes() == second.read_bytes()
+    with zipfile.ZipFile(first) as z:
+        core = z.read("docProps/core.xml").decode()
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    stamp = dt.datetime.fromtimestamp(report.generated, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f">{stamp}</dcterms:modified>" in core  # the report's time, not the save's
     sheet = load_workbook(first)["availability"]
     names = [r[4] for r in sheet.iter_rows(min_row=2, values_only=True)]
     assert "'=HYPERLINK(1)" in names  # as in the CSV: text, never evaluated
