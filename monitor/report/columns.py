@@ -267,7 +267,6 @@ LINKS = row_columns(
 )
 INFRA = row_columns(
     "name",
-    "kind",
     "team",
     "availability_pct",
     "own_availability_pct",
