@@ -2,14 +2,16 @@
 
 ``Strict`` (unknown keys are errors, frozen), ``Id``, ``Host``, ``Url``, ``BaseUrl``,
 ``NumberText``, ``Phone`` (E.164), ``Secret`` (a ``SecretRef`` that refuses inline text),
-``Email`` and the durations ``Seconds``/``PositiveSeconds``. Messages name the problem in
-words an operator can act on; the loader adds file, line and column.
+``Email``, ``Name`` (free text on one line) and the durations ``Seconds``/``PositiveSeconds``/
+``Interval``. Messages name the problem in words an operator can act on; the loader adds
+file, line and column. The limits are listed in docs/config.md ("Limits").
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -23,7 +25,9 @@ __all__ = [
     "Email",
     "Host",
     "Id",
+    "Interval",
     "IpAddress",
+    "Name",
     "NumberText",
     "Phone",
     "PositiveSeconds",
@@ -36,7 +40,8 @@ __all__ = [
     "check_url",
 ]
 
-ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# \Z, not $: "$" also matches before a final newline, and "pc\n" is not an id
+ID_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}\Z")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 INLINE_SECRET = "secrets are never written inline: use {env: VARIABLE} or {file: /path/to/secret}"  # noqa: S105 (a message, not a secret)
 
@@ -51,6 +56,23 @@ def _check_id(value: str) -> str:
 
 
 Id = Annotated[str, AfterValidator(_check_id)]
+
+MAX_NAME = 200
+
+
+def _check_name(value: str) -> str:
+    """Free text for people (any language, any script), but one line and no control codes."""
+    for i, ch in enumerate(value):
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            raise ValueError(
+                f"control character {ch!r} at position {i + 1}: a name is one line of text"
+            )
+    if len(value) > MAX_NAME:
+        raise ValueError(f"too long ({len(value)} characters): at most {MAX_NAME}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(_check_name)]
 
 
 def check_host(value: str) -> str:
@@ -176,4 +198,28 @@ def _not_negative(value: Any) -> Any:
     return value
 
 
-PositiveSeconds = Annotated[Seconds, Field(gt=0), BeforeValidator(_not_negative)]
+def _at_least_a_millisecond(value: float) -> float:
+    # the scheduler's grid is in milliseconds: 1e-300s would overflow its arithmetic
+    if value < 0.001:
+        raise ValueError(f"must be at least 1ms (got {value:g}s)")
+    return value
+
+
+PositiveSeconds = Annotated[
+    Seconds, Field(gt=0), AfterValidator(_at_least_a_millisecond), BeforeValidator(_not_negative)
+]
+
+MIN_INTERVAL = 0.1
+MAX_INTERVAL = 86400.0
+
+
+def _check_interval(value: float) -> float:
+    if value < MIN_INTERVAL:
+        raise ValueError(f"must be at least 100ms (got {value:g}s)")
+    if value > MAX_INTERVAL:
+        raise ValueError(f"must be at most 1d (got {value:g}s)")
+    return value
+
+
+# How often a target is probed: 100ms to 1d (its timeout must also stay below it).
+Interval = Annotated[PositiveSeconds, AfterValidator(_check_interval)]

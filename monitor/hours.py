@@ -16,8 +16,12 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def _parse_clock(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool):
-        # YAML 1.1 reads 08:00 unquoted as sexagesimal minutes: 480
-        return dt.time(value // 60 % 24, value % 60)
+        # YAML 1.1 reads 08:00 unquoted as sexagesimal minutes: 480 (and 25:61 as 1561)
+        if value == 24 * 60:
+            return dt.time(23, 59, 59, 999999)  # 24:00, as the quoted form reads
+        if not 0 <= value < 24 * 60:
+            raise ValueError(f"invalid time of day ({value} minutes): expected HH:MM")
+        return dt.time(value // 60, value % 60)
     if isinstance(value, str):
         m = re.match(r"^(\d{1,2}):(\d{2})$", value.strip())
         if not m or int(m.group(1)) > 24 or int(m.group(2)) > 59:
@@ -27,7 +31,11 @@ def _parse_clock(value: Any) -> Any:
                 raise ValueError(f"invalid time of day {value!r}")
             return dt.time(23, 59, 59, 999999)
         return dt.time(int(m.group(1)), int(m.group(2)))
-    return value
+    if isinstance(value, dt.time) and value.tzinfo is None:
+        return value
+    # pydantic would read a float as seconds of a UTC time, which a local time cannot be
+    # compared with (TypeError, not a config error)
+    raise ValueError(f"invalid time of day {value!r}: expected HH:MM")
 
 
 Clock = Annotated[dt.time, BeforeValidator(_parse_clock)]
@@ -78,6 +86,21 @@ class ClosedDays(Strict):
         if value not in holidays.list_supported_countries():
             raise ValueError(f"unknown holiday calendar {value!r} (use a country code such as ID)")
         return value
+
+    @model_validator(mode="after")
+    def _known_subdivision(self) -> ClosedDays:
+        # the holidays library raises NotImplementedError for an unknown one, at run time
+        if self.subdivision is None or self.holidays is None:
+            return self
+        import holidays
+
+        known = holidays.list_supported_countries()[self.holidays]
+        if self.subdivision not in known:
+            listed = ", ".join(known[:12]) if known else "none"
+            raise ValueError(
+                f"unknown subdivision {self.subdivision!r} of {self.holidays} (known: {listed})"
+            )
+        return self
 
 
 class Scope(Strict):

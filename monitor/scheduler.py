@@ -228,8 +228,8 @@ class Scheduler:
         """Raise (KeyError/ValueError) if any target cannot be scheduled."""
         for t in targets:
             self.probe_for(t.probe)
-            if not (t.interval > 0 and t.timeout > 0):
-                raise ValueError(f"target {t.id}: interval and timeout must be positive")
+            if not (0 < t.interval < math.inf and 0 < t.timeout < math.inf):
+                raise ValueError(f"target {t.id}: interval and timeout must be positive and finite")
 
     @property
     def targets(self) -> Mapping[str, Target]:
@@ -257,8 +257,40 @@ class Scheduler:
         definition); its job is replaced only when the interval changed, so the timetable
         keeps its slot otherwise. Unchanged targets are not touched.
         """
+        self.prepare(targets)()
+
+    def prepare(self, targets: Iterable[Target]) -> Callable[[], None]:
+        """Check the targets and build the timetable of every new or re-timed one; return
+        the commit that installs them (see ``set_targets``).
+
+        Nothing changes here: a target that cannot be scheduled (no probe for its kind, an
+        interval no timetable can hold) raises, naming it, and the current jobs keep running."""
         new = {t.id: t for t in targets}
         self.check(new.values())
+        triggers: dict[str, tuple[IntervalTrigger, int]] = {}
+        now = self._wall()
+        for tid, t in new.items():
+            old = self._targets.get(tid)
+            if old is None or old.interval != t.interval:
+                try:
+                    triggers[tid] = self._trigger(t, now)
+                except (OverflowError, ValueError, OSError) as exc:
+                    raise ValueError(
+                        f"target {tid}: cannot schedule every {t.interval:g}s: {exc}"
+                    ) from None
+        return partial(self._install, new, triggers)
+
+    def _trigger(self, t: Target, now: float) -> tuple[IntervalTrigger, int]:
+        """The target's interval trigger on its staggered grid, and its misfire grace (s)."""
+        start = datetime.fromtimestamp(first_run(t.id, t.interval, now), UTC)
+        trigger = IntervalTrigger(seconds=t.interval, start_date=start, timezone=UTC)
+        # what APScheduler computes when the job is added: fail now, not half-way through
+        trigger.get_next_fire_time(None, datetime.fromtimestamp(now, UTC))
+        return trigger, max(1, int(t.interval))
+
+    def _install(
+        self, new: dict[str, Target], triggers: dict[str, tuple[IntervalTrigger, int]]
+    ) -> None:
         resume = self._aps.state == STATE_RUNNING
         if resume:
             self._aps.pause()  # one wake-up after all changes instead of one per job
@@ -270,25 +302,22 @@ class Scheduler:
             self._targets = new
             for tid, t in new.items():
                 old = old_targets.get(tid)
-                if old is None:
-                    self._add_job(t)
-                elif old != t:
+                if old is not None and old != t:
                     self._cancel(tid)
-                    if old.interval != t.interval:
-                        self._add_job(t)
+                if tid in triggers:
+                    self._add_job(t, *triggers[tid])
         finally:
             if resume:
                 self._aps.resume()
 
-    def _add_job(self, t: Target) -> None:
-        start = datetime.fromtimestamp(first_run(t.id, t.interval, self._wall()), UTC)
+    def _add_job(self, t: Target, trigger: IntervalTrigger, grace: int) -> None:
         self._aps.add_job(
             self.submit,
-            trigger=IntervalTrigger(seconds=t.interval, start_date=start, timezone=UTC),
+            trigger=trigger,
             args=(t.id,),
             id=t.id,
             name=t.id,
-            misfire_grace_time=max(1, int(t.interval)),
+            misfire_grace_time=grace,
             coalesce=True,
             max_instances=1,
             replace_existing=True,

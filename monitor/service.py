@@ -1,10 +1,16 @@
 """The running service: the current plan, the state, the scheduler and the metrics registry.
 
-``Service.apply_plan(plan)`` is both start and reload: it validates the plan for the
-runtime first (probe kinds, entity references, dependency cycles) and changes nothing when
-that fails, recording the failure for ``mpp_config_last_reload_successful``. On success it
-diffs the old and new targets: removed ones lose their job and state, changed ones are
-rescheduled (one job per target, never two), unchanged ones keep counters and history.
+``Service.apply_plan(plan)`` is both start and reload, and it is all or nothing. First every
+runtime object the new plan needs is built beside the running ones, one stage at a time
+(``STAGES``): the state (entity references, dependency cycles, kept and new counters), the
+scheduler's jobs (a probe for every kind, a timetable for every new or re-timed target),
+the maintenance windows (asked once for every entity) and, when a notifier runs here, its
+routing (every team's channels). Only when all of them are built are they swapped in, by
+code that cannot fail. When a stage fails nothing changes: the old plan keeps probing,
+``mpp_config_last_reload_successful`` goes to 0, the status page shows its banner and the
+log names the stage and the reason. On success, removed targets lose their job and state,
+changed ones are rescheduled (one job per target, never two), unchanged ones keep counters
+and history.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry
 
@@ -25,6 +31,29 @@ from monitor.state import InMaintenance, Snapshot, State
 from probes.base import ProbeContext, ProbeFunc, ProbeResult
 
 log = logging.getLogger(__name__)
+
+STAGES: Final = ("state", "jobs", "maintenance", "routing")
+"""What ``apply_plan`` builds for a new plan, in order, before it swaps anything in."""
+
+
+class PlanRejected(Exception):
+    """A plan could not be applied; ``stage`` says which part of it (one of ``STAGES``)."""
+
+    def __init__(self, stage: str, reason: str) -> None:
+        super().__init__(reason)
+        self.stage = stage
+        self.reason = reason
+
+
+def notifier_routing(plan: Plan) -> object:
+    """The notifier's routing for a plan, checked as ``Notifier.configure`` checks it."""
+    from monitor.notify.channels import channel_names
+    from monitor.notify.routing import routing_from_plan
+
+    routing = routing_from_plan(plan)
+    for channels in routing.channels.values():
+        channel_names(channels)  # raises ValueError naming a clash
+    return routing
 
 
 class Service:
@@ -39,6 +68,7 @@ class Service:
         up_after: int = 2,
         history_size: int = 60,
         maintenance_for: Callable[[Plan], InMaintenance | None] | None = None,
+        routing_for: Callable[[Plan], object] | None = None,
         resources: dict[str, Any] | None = None,
         refresh_interval: float = 1.0,
         render_chunk: int = 250,
@@ -47,6 +77,8 @@ class Service:
     ) -> None:
         self._wall = wall
         self._maintenance_for = maintenance_for
+        # builds (and so checks) the routing of the notifier that follows this service's plan
+        self._routing_for = routing_for
         self.refresh_interval = refresh_interval
         self.ctx = ProbeContext(monotonic=monotonic, wall=wall, resources=resources or {})
         self._state = State(
@@ -107,20 +139,17 @@ class Service:
         return self._started and self.plan is not None
 
     async def apply_plan(self, plan: Plan) -> None:
-        """Start with, or reload to, a plan; on error keep the old one and re-raise."""
-        try:
-            State.check(plan)
-            self._scheduler.check(plan.targets)
-            in_maintenance = self._maintenance_for(plan) if self._maintenance_for else None
-        except Exception as exc:
-            # KeyError's str() adds quotes; its message is the first argument.
-            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            self.reload_failed(str(reason))
-            raise
+        """Start with, or reload to, a plan: all of it or, on error, none of it.
+
+        Raises what the failing stage raised (the reason is recorded and logged first)."""
         now = self._wall()
-        self._state.set_maintenance(in_maintenance)
-        self._state.apply_plan(plan, now)
-        self._scheduler.set_targets(plan.targets)
+        try:
+            commit = self.prepare(plan, now)
+        except PlanRejected as rejected:
+            self.reload_failed(rejected.reason, stage=rejected.stage)
+            cause = rejected.__cause__
+            raise (cause if cause is not None else rejected) from None
+        commit()
         self.plan = plan
         self._reload_successful = True
         self._reload_success_timestamp = now
@@ -139,11 +168,44 @@ class Service:
             self._started = True
         log.info("plan applied: %d targets, %d entities", len(plan.targets), len(plan.entities))
 
-    def reload_failed(self, reason: str) -> None:
+    def prepare(self, plan: Plan, now: float | None = None) -> Callable[[], None]:
+        """Build every runtime object the plan needs, beside the running ones (``STAGES``).
+
+        Returns the commit that swaps them all in; raises PlanRejected naming the stage that
+        failed, with nothing changed. Also what a dry run (a fuzz test) uses."""
+        now = self._wall() if now is None else now
+        stage = STAGES[0]
+        try:
+            commit_state = self._state.prepare(plan, now)
+            stage = "jobs"
+            commit_jobs = self._scheduler.prepare(plan.targets)
+            stage = "maintenance"
+            in_maintenance = self._maintenance_for(plan) if self._maintenance_for else None
+            if in_maintenance is not None:
+                for eid in plan.entities:  # a broken window fails now, not at every refresh
+                    in_maintenance(eid, now)
+            stage = "routing"
+            if self._routing_for is not None:
+                self._routing_for(plan)
+        except Exception as exc:
+            # KeyError's str() adds quotes; its message is the first argument.
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            raise PlanRejected(stage, str(reason)) from exc
+
+        def commit() -> None:
+            # plain assignments and APScheduler job changes, nothing left that can fail
+            self._state.set_maintenance(in_maintenance)
+            commit_state()
+            commit_jobs()
+
+        return commit
+
+    def reload_failed(self, reason: str, *, stage: str | None = None) -> None:
         """Record a failed load (the old plan keeps running); reason must hold no secrets."""
         self._reload_successful = False
         self.last_reload_error = reason
-        log.error("configuration not applied, keeping the previous one: %s", reason)
+        where = f" (building the new {stage})" if stage else ""
+        log.error("configuration not applied%s, keeping the previous one: %s", where, reason)
 
     async def stop(self) -> None:
         """Stop probing and cancel in-flight runs, without tracebacks."""

@@ -33,13 +33,8 @@ _RCODE_REASONS = {"NXDOMAIN": "dns_nxdomain", "SERVFAIL": "dns_servfail", "REFUS
 async def probe(target: ProbeTarget, settings: DnsSettings, ctx: ProbeContext) -> ProbeResult:
     """Ask the resolver at ``target.address`` for ``settings.query_name``."""
     run = net.Run(ctx, ("lookup",))
-    try:
-        async with asyncio.timeout(target.timeout):
-            await _probe(target, settings, ctx, run)
-    except TimeoutError:
-        run.fail("dns_timeout", f"no answer within {target.timeout:g}s (during {run.phase})")
-    except net.Failed as exc:
-        run.fail(exc.reason, exc.detail)
+    work = _probe(target, settings, ctx, run)
+    await run.within(target.timeout, work, idle="lookup", reason="dns_timeout")
     return run.result()
 
 

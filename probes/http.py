@@ -8,7 +8,6 @@ the response headers are parsed) and ``transfer`` (body read).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import re
 import socket
@@ -170,14 +169,7 @@ async def probe(target: ProbeTarget, settings: HttpSettings, ctx: ProbeContext) 
     run = _Run(ctx)
     token = tls.TLS_START.set(run.on_tls_start)
     try:
-        async with asyncio.timeout(target.timeout):
-            await _probe(target, settings, ctx, run)
-    except TimeoutError:
-        phase = run.phase or "request"
-        reason = "dns" if phase == "resolve" else "timeout"
-        run.fail(reason, f"no answer within {target.timeout:g}s (during {phase})")
-    except net.Failed as exc:
-        run.fail(exc.reason, exc.detail)
+        await run.within(target.timeout, _probe(target, settings, ctx, run), idle="request")
     finally:
         tls.TLS_START.reset(token)
     return run.result()

@@ -8,10 +8,12 @@ resolver on the event loop.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import os
 import re
 import socket
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -71,6 +73,22 @@ class Run:
         """Record the failure of the run (the first one wins)."""
         if self.failure is None:
             self.failure = (reason, detail)
+
+    async def within(
+        self, seconds: float, work: Awaitable[None], *, idle: str, reason: str = ""
+    ) -> None:
+        """Await ``work`` within the probe's deadline; a timeout or :class:`Failed` becomes the
+        run's failure. A timeout is ``reason`` when given, else ``dns`` while resolving and
+        ``timeout`` otherwise; ``idle`` names the phase when none was running."""
+        try:
+            async with asyncio.timeout(seconds):
+                await work
+        except TimeoutError:
+            phase = self.phase or idle
+            why = reason or ("dns" if phase == "resolve" else "timeout")
+            self.fail(why, f"no answer within {seconds:g}s (during {phase})")
+        except Failed as exc:
+            self.fail(exc.reason, exc.detail)
 
     def result(self) -> ProbeResult:
         """Close the run and build its result, with secrets redacted from every text."""

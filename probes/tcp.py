@@ -35,15 +35,7 @@ def unescape(text: str) -> bytes:
 async def probe(target: ProbeTarget, settings: TcpSettings, ctx: ProbeContext) -> ProbeResult:
     """Connect to ``target.address`` (host:port) and run the configured checks."""
     run = net.Run(ctx, PHASES)
-    try:
-        async with asyncio.timeout(target.timeout):
-            await _probe(target, settings, ctx, run)
-    except TimeoutError:
-        phase = run.phase or "connect"
-        reason = "dns" if phase == "resolve" else "timeout"
-        run.fail(reason, f"no answer within {target.timeout:g}s (during {phase})")
-    except net.Failed as exc:
-        run.fail(exc.reason, exc.detail)
+    await run.within(target.timeout, _probe(target, settings, ctx, run), idle="connect")
     return run.result()
 
 

@@ -92,3 +92,22 @@ def test_the_cycle_check_finds_cycles_and_only_cycles(
         path.write_text(text)
     found: list[list[Edge]] = cycles(edges(tmp_path, ("pkg",)))
     assert len(found) == expected, [describe(c, tmp_path) for c in found]
+
+
+def _readme_paths(readme: str) -> list[str]:
+    """Paths (folders and files of the tree) named in the README's "How it works" part."""
+    import re
+
+    part = readme.split("## How it works", 1)[1].split("\n## ", 1)[0]
+    roots = "monitor|probes|alerts|dashboards|tests|bench|tools|docs|deploy|examples"
+    return sorted(set(re.findall(rf"(?<![\w/.])((?:{roots})/[\w/]*(?:\.\w+)?)", part)))
+
+
+def test_the_readme_diagram_names_folders_and_files_that_exist() -> None:
+    named = _readme_paths((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert len(named) >= 10, named  # the diagram names the stages
+    assert [p for p in named if not (ROOT / p).exists()] == []
+    assert _readme_paths("## How it works\nmonitor/nowhere/ and probes/registry.py\n") == [
+        "monitor/nowhere/",
+        "probes/registry.py",
+    ]

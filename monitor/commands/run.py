@@ -218,11 +218,13 @@ async def serve(
     ``outbox``: the notifier's outbox file (``:memory:``: not durable); None: no notifier
     here (``mpp-monitor notify`` delivers)."""
     from monitor.notify.notifier import Notifier
-    from monitor.service import Service
+    from monitor.service import Service, notifier_routing
     from monitor.web.app import Reloader, WebServer, make_app
 
     service = Service(
         maintenance_for=maintenance_for,
+        # the notifier here follows service.plan: a plan it could not route is not applied
+        routing_for=notifier_routing if outbox is not None else None,
         down_after=plan.down_after,
         up_after=plan.up_after,
     )

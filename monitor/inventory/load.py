@@ -2,11 +2,16 @@
 
 Errors read ``FILE:LINE:COL: field.path: message`` (1-based line and column), like
 Prometheus and blackbox_exporter; a bad file never half-loads.
+
+A hostile or runaway file is refused before it can cost much: over ``MAX_FILE_BYTES`` it is
+not even read, and composing stops at ``MAX_DEPTH`` levels of nesting or ``MAX_NODES`` keys
+and values, with one positioned error. docs/config.md lists these limits.
 """
 
 from __future__ import annotations
 
 import difflib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +19,16 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.composer import ComposerError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    DocumentStartEvent,
+    NodeEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from monitor.fields import INLINE_SECRET
@@ -87,14 +101,111 @@ class Document:
         return ErrorItem(self.file, line, col, format_loc(loc), message)
 
 
-_MAX_NODES = 100_000
+MAX_FILE_BYTES = 4 * 1024 * 1024  # 4 MiB: a 44-counter building is about 40 KiB
+MAX_DEPTH = 64  # levels of nested lists and mappings (a real inventory uses about 10)
+MAX_NODES = 100_000  # keys and values as written (a 44-counter building has about 2,000)
+_MAX_NODES = 100_000  # values once aliases are expanded
+
+
+def _compose(yaml: YAML, text: str, file: str) -> Node | None:
+    """Compose the single document of text into nodes, without recursion.
+
+    ruamel's own composer recurses once per level (a 500-deep ``[[[...`` is a RecursionError)
+    and walks the whole file before anything can be counted; this one reads the parser's
+    events (the parser keeps no recursion either) and stops at the first excess: more than
+    MAX_DEPTH levels of nesting or MAX_NODES keys and values."""
+    resolver = yaml.resolver
+    anchors: dict[Any, Node] = {}
+    stack: list[list[Any]] = []  # open collections: [node, pending mapping key or None]
+    root: Node | None = None
+    documents = nodes = 0
+
+    def attach(node: Node) -> None:
+        nonlocal root
+        if not stack:
+            root = node
+            return
+        top = stack[-1]
+        if isinstance(top[0], SequenceNode):
+            top[0].value.append(node)
+        elif top[1] is None:
+            top[1] = node
+        else:
+            top[0].value.append((top[1], node))
+            top[1] = None
+
+    for event in yaml.parse(text):
+        if isinstance(event, DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise ComposerError(
+                    "expected a single document in the stream",
+                    root.start_mark if root is not None else None,
+                    "but found another document",
+                    event.start_mark,
+                )
+            continue
+        if isinstance(event, AliasEvent):
+            if event.anchor not in anchors:
+                raise ComposerError(
+                    None, None, f"found undefined alias {event.anchor!r}", event.start_mark
+                )
+            attach(anchors[event.anchor])
+            continue
+        if isinstance(event, CollectionEndEvent):
+            node = stack.pop()[0]
+            node.end_mark = event.end_mark
+            attach(node)
+            continue
+        if not isinstance(event, NodeEvent):
+            continue  # stream start/end, document end
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise ConfigError([_at_event(file, event, f"more than {MAX_NODES} keys and values")])
+        if not isinstance(event, ScalarEvent) and len(stack) >= MAX_DEPTH:
+            message = f"nested more than {MAX_DEPTH} levels deep"
+            raise ConfigError([_at_event(file, event, message)])
+        node = _node(resolver, event)
+        if event.anchor is not None:
+            anchors[event.anchor] = node  # a later anchor of the same name wins (YAML 1.2)
+        if isinstance(node, ScalarNode):
+            attach(node)
+        else:
+            stack.append([node, None])
+    return root
+
+
+def _node(resolver: Any, event: Any) -> Node:
+    """The node a scalar or collection-start event begins (tags resolved as ruamel does)."""
+    kind: Any = (
+        ScalarNode
+        if isinstance(event, ScalarEvent)
+        else SequenceNode
+        if isinstance(event, SequenceStartEvent)
+        else MappingNode
+    )
+    tag = event.ctag
+    if tag is None or str(tag) == "!":
+        tag = resolver.resolve(kind, event.value if kind is ScalarNode else None, event.implicit)
+    if kind is ScalarNode:
+        return ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+    node: Node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+    return node
+
+
+def _at_event(file: str, event: Any, message: str) -> ErrorItem:
+    mark = event.start_mark
+    where = (file, mark.line + 1, mark.column + 1, "")
+    return ErrorItem(*where, f"{message}: over the limit (docs/config.md), not loaded")
 
 
 def parse_yaml(text: str, file: str) -> Document:
     """Parse YAML text into a Document; raise ConfigError on syntax or duplicate keys."""
+    if len(text) > MAX_FILE_BYTES:  # text handed in directly (a file is checked when read)
+        raise ConfigError([_too_large(file, len(text.encode("utf-8")))])
     yaml = YAML(typ="safe", pure=True)
     try:
-        root = yaml.compose(text)
+        root = _compose(yaml, text, file)
     except MarkedYAMLError as exc:
         raise ConfigError([_syntax_error(file, exc)]) from None
     except YAMLError as exc:
@@ -286,6 +397,7 @@ def _friendly(err: dict[str, Any], model: type[BaseModel], loc: Loc) -> str:
         "int_from_float": "expected a whole number",
         "float_type": "expected a number",
         "float_parsing": "expected a number",
+        "finite_number": "expected a finite number",
         "date_type": "expected a date (YYYY-MM-DD)",
         "date_parsing": "expected a date (YYYY-MM-DD)",
         "date_from_datetime_parsing": "expected a date (YYYY-MM-DD)",
@@ -379,11 +491,30 @@ def validation_errors(
     return items
 
 
+def _too_large(file: str, size: int) -> ErrorItem:
+    mib = MAX_FILE_BYTES // (1024 * 1024)
+    return ErrorItem(
+        file,
+        0,
+        0,
+        "",
+        f"the file is {size / 2**20:.1f} MiB: over the {mib} MiB limit (docs/config.md), not read",
+    )
+
+
 def read_config_text(path: str | Path) -> str:
-    """Read a config file as UTF-8; raise ConfigError naming the file when it cannot be read."""
+    """Read a config file as UTF-8; raise ConfigError naming the file when it cannot be read.
+
+    Reads at most MAX_FILE_BYTES + 1 bytes: a larger file (or an endless one such as
+    /dev/zero) is refused without reading the rest."""
     file = str(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
+            if len(data) > MAX_FILE_BYTES:
+                st = os.fstat(f.fileno())
+                raise ConfigError([_too_large(file, max(st.st_size, len(data)))])
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([ErrorItem(file, 0, 0, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:

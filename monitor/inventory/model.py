@@ -35,7 +35,9 @@ from pydantic import (
 from monitor.fields import (
     Host,
     Id,
+    Interval,
     IpAddress,
+    Name,
     PositiveSeconds,
     Strict,
     Url,
@@ -45,6 +47,7 @@ from monitor.fields import (
 from monitor.hours import ClosedDays, Maintenance, ServiceHours
 from monitor.notify.channels import Channel, channel_names
 from probes.registry import ProbeKind
+from probes.settings import MAX_CERT_WARNING_DAYS
 
 # {n} / {n+K}: the counter number (plus K) in a counter device's address or URL.
 TEMPLATE_RE = re.compile(r"\{n(?:\s*\+\s*(\d+))?\}")
@@ -98,7 +101,7 @@ Availability = Annotated[float, BeforeValidator(_parse_target), Field(ge=0.0, le
 class Defaults(Strict):
     """Defaults for every target, overridable per check."""
 
-    interval: PositiveSeconds = 30.0
+    interval: Interval = 30.0
     timeout: PositiveSeconds = 5.0
     down_after: int = Field(default=2, ge=1, le=100)
     up_after: int = Field(default=2, ge=1, le=100)
@@ -114,7 +117,7 @@ class Defaults(Strict):
 
 class Team(Strict):
     id: Id
-    name: str
+    name: Name
     channels: list[Channel] = []  # the notifier's channel models (monitor.notify.channels)
 
     @model_validator(mode="after")
@@ -131,7 +134,7 @@ class CheckSpec(Strict):
     address: str | None = None  # overrides the entity's address
     port: int | None = Field(default=None, ge=1, le=65535)
     url: UrlTemplate | None = None  # counter devices may use {n} / {n+K}
-    interval: PositiveSeconds | None = None
+    interval: Interval | None = None
     timeout: PositiveSeconds | None = None
     settings: dict[str, Any] = {}  # validated against the probe kind's settings
 
@@ -162,7 +165,7 @@ class Anchor(Strict):
     address: str  # host/IP for icmp and dns (the resolver), URL for http
     probe: ProbeKind = "icmp"
     port: int | None = Field(default=None, ge=1, le=65535)
-    interval: PositiveSeconds | None = None
+    interval: Interval | None = None
     timeout: PositiveSeconds | None = None
     settings: dict[str, Any] = {}
 
@@ -184,43 +187,43 @@ class Degraded(Strict):
 
 class Link(Strict):
     id: Id
-    name: str
-    provider: str = ""
+    name: Name
+    provider: Name = ""
     team: Id | None = None  # default: the site's network team (Kominfo)
     kind: Literal["isp", "dedicated", "vpn"] = "isp"
     source: IpAddress | None = None  # source address to probe through this uplink
     anchors: list[Annotated[Anchor, BeforeValidator(_parse_anchor)]] = Field(min_length=1)
     degraded: Degraded = Degraded()
-    bandwidth_mbps: float | None = Field(default=None, gt=0)
+    bandwidth_mbps: float | None = Field(default=None, gt=0, le=1_000_000)
     sla: Availability | None = None  # contracted availability, "99.5%": the report compares it
 
 
 class InfraDevice(Strict):
     id: Id
-    name: str
+    name: Name
     kind: Literal["router", "firewall", "core_switch", "switch", "access_point", "server"]
     address: Host
     team: Id | None = None  # default: the site's network team
     parent: Id | None = None  # the infra device it hangs off (e.g. core switch)
-    location: str = ""
+    location: Name = ""
     checks: list[Check] = [CheckSpec(probe="icmp")]
 
 
 class Application(Strict):
     id: Id
-    name: str
+    name: Name
     url: Url | None = None
     address: HostPort | None = None  # tcp host:port for non-HTTP applications
     links: list[Id] = []  # reached through these links (all down -> unreachable)
     local: bool = False  # served inside the building: depends on `switch`, not links
     switch: Id | None = None
     critical: bool = True  # counters cannot serve without it
-    interval: PositiveSeconds | None = None
+    interval: Interval | None = None
     timeout: PositiveSeconds | None = None
     latency_budget: PositiveSeconds | None = None
     expect_status: list[Annotated[int, Field(ge=100, le=599)]] = []
     body_match: list[str] = []
-    cert_warning_days: int = Field(default=14, ge=0)
+    cert_warning_days: int = Field(default=14, ge=0, le=MAX_CERT_WARNING_DAYS)
     settings: dict[str, Any] = {}  # more probe settings (http or tcp)
     health_check_confirmed: bool = False  # has the agency confirmed this URL?
 
@@ -238,8 +241,8 @@ class Application(Strict):
 
 class Agency(Strict):
     id: Id
-    name: str
-    short_name: str = ""
+    name: Name
+    short_name: Name = ""
     team: Id
     target: Availability | None = None  # availability target, "99%": the report compares it
     applications: list[Application] = []
@@ -258,7 +261,7 @@ class Device(Strict):
         "edc",
         "other",
     ] = "pc"
-    name: str = ""
+    name: Name = ""
     address: str  # may use {n} / {n+K} for the counter number in a range
     checks: list[Check] = [CheckSpec(probe="icmp")]
 
@@ -268,7 +271,7 @@ class CounterSpec(Strict):
 
     number: int | None = Field(default=None, ge=1, le=999)
     numbers: str | None = None  # "1-4": a range sharing agency/switch/device templates
-    name: str = ""
+    name: Name = ""
     agency: Id
     switch: Id | None = None
     devices: list[Device] = []
@@ -298,9 +301,9 @@ _INDONESIAN_ZONES = {"WIB": "Asia/Jakarta", "WITA": "Asia/Makassar", "WIT": "Asi
 
 class Site(Strict):
     id: Id
-    name: str
+    name: Name
     timezone: str = "Asia/Makassar"
-    address: str = ""
+    address: Name = ""
     service_hours: ServiceHours = ServiceHours()
     closed_days: ClosedDays = ClosedDays()
     network_team: Id = "kominfo"

@@ -247,27 +247,54 @@ class State:
         entity keeps its status and ``since``. Removed ones are dropped. Raises ValueError
         (and changes nothing) when the plan is inconsistent.
         """
+        self.prepare(plan, wall)()
+
+    def prepare(self, plan: Plan, wall: float | None = None) -> Callable[[], None]:
+        """Build the state of a new plan without touching the current one; return its commit.
+
+        Everything that can fail happens here (ValueError when the plan is inconsistent);
+        the returned function only swaps the prepared state in (see ``apply_plan``)."""
         order_ids = self.check(plan)
         now = self._wall() if wall is None else wall
         targets: dict[str, TargetState] = {}
+        kept_targets: list[tuple[TargetState, Target]] = []
         for t in plan.targets:
             old = self._targets.get(t.id)
             if old is not None and old.target.probe == t.probe and old.target.address == t.address:
-                old.target = t
+                kept_targets.append((old, t))
                 targets[t.id] = old
             else:
                 targets[t.id] = TargetState(t, self.history_size)
         entities: dict[str, EntityState] = {}
+        kept_entities: list[tuple[EntityState, Entity]] = []
         for eid in order_ids:
             e = plan.entities[eid]
             old_e = self._entities.get(eid)
             if old_e is not None:
-                old_e.entity = e
-                old_e.targets = []
-                old_e.children = []
+                kept_entities.append((old_e, e))
                 entities[eid] = old_e
             else:
                 entities[eid] = EntityState(e, now)
+
+        def commit() -> None:
+            for ts, t in kept_targets:
+                ts.target = t
+            for es, e in kept_entities:
+                es.entity = e
+                es.targets = []
+                es.children = []
+            self._commit(plan, targets, entities, order_ids, now)
+
+        return commit
+
+    def _commit(
+        self,
+        plan: Plan,
+        targets: dict[str, TargetState],
+        entities: dict[str, EntityState],
+        order_ids: list[str],
+        now: float,
+    ) -> None:
         for ts in targets.values():
             entities[ts.target.entity].targets.append(ts)
         site_links: dict[str, list[EntityState]] = {}

@@ -8,7 +8,6 @@ notifier's webhook mounted, and stops everything at the end of the test, also on
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
+from aiohttp import web
 
 from monitor.inventory import load_plan
 from monitor.notify.notifier import Notifier, NotifierSettings
@@ -31,6 +30,7 @@ from tests.probes.conftest import (  # noqa: F401 - fixtures shared with the pro
     silent_udp_port,
 )
 from tests.runtime.helpers import ResultWatcher
+from tests.support.exposition import metric_samples
 
 
 @dataclass
@@ -120,15 +120,7 @@ async def fetch(
         return resp.status, dict(resp.headers), await resp.text()
 
 
-def samples(text: str, name: str) -> dict[str, float]:
-    """Samples of one metric from an exposition, keyed by `target` (else all labels as JSON)."""
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name:
-                key = s.labels.get("target") or json.dumps(s.labels, sort_keys=True)
-                out[key] = s.value
-    return out
+samples = metric_samples  # the fault tests call it by its short name
 
 
 class Canary:
@@ -176,3 +168,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+async def web_ports() -> AsyncIterator[tuple[int, int]]:
+    """(an HTTP server on 127.0.0.1 answering 200, a server that accepts and never answers)."""
+
+    async def hello(request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield runner.addresses[0][1], silent.sockets[0].getsockname()[1]
+    finally:
+        silent.close()
+        for w in held:
+            w.close()
+        await silent.wait_closed()
+        await runner.cleanup()

@@ -6,13 +6,11 @@ import asyncio
 import datetime as dt
 import itertools
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import apscheduler.schedulers.base as aps_base
 import pytest
-from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.plan import TARGET_LABELS, Target
@@ -42,34 +40,6 @@ def make_target(probe: str, address: str, settings: Any, timeout: float) -> Targ
         settings=settings,
         labels=dict.fromkeys(TARGET_LABELS, ""),
     )
-
-
-@pytest.fixture
-async def web_ports() -> AsyncIterator[tuple[int, int]]:
-    """(an HTTP server on 127.0.0.1 answering 200, a server that accepts and never answers)."""
-
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield runner.addresses[0][1], silent.sockets[0].getsockname()[1]
-    finally:
-        silent.close()
-        for w in held:
-            w.close()
-        await silent.wait_closed()
-        await runner.cleanup()
 
 
 def check_times(r: ProbeResult) -> None:

@@ -26,6 +26,7 @@ from monitor.web.config import load_web_config
 from probes.base import ProbeResult
 from tests.notify.gateways import FakeGateway, alert, group
 from tests.runtime.helpers import FakeProbes, fail, ok
+from tests.support.hostile import EVIL, EVIL_INVENTORY
 
 from .conftest import Canary, Serve, fetch, free_port, samples
 
@@ -235,37 +236,6 @@ async def test_secrets_never_in_metrics_pages_api_logs_or_errors(
 
 
 # ---- <script> in inventory names -----------------------------------------------------------
-
-EVIL = "<script>window.__xss=1</script>"
-EVIL_INVENTORY = f"""
-defaults: {{interval: 10s, timeout: 2s}}
-sites:
-  - id: evil
-    name: "MPP {EVIL}"
-    teams:
-      - {{id: kominfo, name: "Kominfo {EVIL}"}}
-      - {{id: it-a, name: "Tim <b>A</b> & co"}}
-    links:
-      - id: isp
-        name: "ISP {EVIL}"
-        provider: "<img src=x onerror=alert(1)>"
-        anchors: [{{probe: tcp, address: 127.0.0.1, port: 9}}]
-    infrastructure:
-      - {{id: sw, name: "Switch {EVIL}", kind: switch, address: 127.0.0.2, checks: ["tcp:9"]}}
-    agencies:
-      - id: a
-        name: "Agency {EVIL}"
-        short_name: "<i>A</i>"
-        team: it-a
-        applications:
-          - {{id: app, name: "App {EVIL}", url: "http://127.0.0.3:9/", links: [isp]}}
-    counters:
-      - number: 1
-        name: "Gerai {EVIL}"
-        agency: a
-        switch: sw
-        devices: [{{id: pc, name: "PC {EVIL}", address: 127.0.0.4, checks: ["tcp:9"]}}]
-"""
 
 
 async def test_script_in_names_is_escaped_on_every_page(serve: Serve) -> None:

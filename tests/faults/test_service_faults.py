@@ -12,7 +12,6 @@ import tracemalloc
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from aiohttp import web
 
 from monitor.inventory import load_plan
 from monitor.plan import Entity, Plan, Target
@@ -204,38 +203,10 @@ async def test_slow_clients_holding_metrics_and_the_page_do_not_block_scrapes(
     assert handler.renders - renders_before < 10
 
 
-@pytest.fixture
-async def loopback_servers() -> AsyncIterator[tuple[int, int]]:
-    """(port of an HTTP server answering 200, port of one that accepts and never answers)."""
-
-    async def hello(request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", hello)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    held: list[asyncio.StreamWriter] = []
-
-    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        held.append(writer)
-
-    silent = await asyncio.start_server(hold, "127.0.0.1", 0)
-    try:
-        yield runner.addresses[0][1], silent.sockets[0].getsockname()[1]
-    finally:
-        silent.close()
-        for w in held:
-            w.close()
-        await silent.wait_closed()
-        await runner.cleanup()
-
-
 async def test_silent_targets_fail_at_their_deadline_and_the_others_stay_on_schedule(
-    serve: Serve, loopback_servers: tuple[int, int]
+    serve: Serve, web_ports: tuple[int, int]
 ) -> None:
-    good_port, silent_port = loopback_servers
+    good_port, silent_port = web_ports
     entities, targets = [], []
     for i in range(30):
         e = entity("application", f"silent-{i:02d}", "bpjs")

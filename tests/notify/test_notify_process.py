@@ -15,7 +15,8 @@ import aiohttp
 import pytest
 
 from tests.notify.gateways import FakeGateway, alert, closed_port_url, group
-from tests.web.helpers import DEMO, Proc, free_port, metric_samples, monitor_cmd, start_monitor
+from tests.support.exposition import metric_samples
+from tests.web.helpers import DEMO, Proc, free_port, monitor_cmd, start_monitor
 
 INVENTORY = """\
 sites:

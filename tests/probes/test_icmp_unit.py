@@ -634,7 +634,8 @@ async def test_probe_resolves_names_in_the_configured_family_only(ctx: ProbeCont
 async def test_probe_source_checks(ctx: ProbeContext) -> None:
     r = await icmp.probe(target("10.0.0.1"), IcmpSettings(source="fd00::9", family="ip4"), ctx)
     assert (r.success, r.reason) == (False, "source")
-    r = await icmp.probe(target("10.0.0.1"), IcmpSettings(source="uplink-a"), ctx)
+    # the inventory refuses a name as source now; the probe still says so if one gets through
+    r = await icmp.probe(target("10.0.0.1"), IcmpSettings.model_construct(source="uplink-a"), ctx)
     assert (r.success, r.reason) == (False, "source")
     resolver = ctx.resources[RESOLVER_RESOURCE]
     resolver.asked.clear()

@@ -17,8 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from prometheus_client.parser import text_string_to_metric_families
-
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo.yaml"
 T = TypeVar("T")
@@ -88,17 +86,6 @@ class Http:
         status, _, body = self.request(path, **kw)
         assert status == 200, (status, body)
         return json.loads(body)
-
-
-def metric_samples(text: str, name: str) -> dict[str, float]:
-    """Samples of one metric from an exposition, keyed by their `target` (or all labels)."""
-    out: dict[str, float] = {}
-    for fam in text_string_to_metric_families(text):
-        for s in fam.samples:
-            if s.name == name:
-                key = s.labels.get("target") or json.dumps(s.labels, sort_keys=True)
-                out[key] = s.value
-    return out
 
 
 def monitor_cmd(*args: str) -> list[str]:

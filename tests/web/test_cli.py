@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import DEMO, REPO, Http, Proc, free_port, metric_samples, monitor_cmd, poll
+from tests.support.exposition import metric_samples
+
+from .helpers import DEMO, REPO, Http, Proc, free_port, monitor_cmd, poll
 
 NO_NET_RAW = ["setpriv", "--bounding-set", "-net_raw", "--inh-caps", "-net_raw"]
 needs_root = pytest.mark.skipif(

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.exposition import metric_samples
+
 from .helpers import (
     DEMO,
     Http,
     Proc,
-    metric_samples,
     monitor_cmd,
     poll,
     start_monitor,
