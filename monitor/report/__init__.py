@@ -122,6 +122,8 @@ async def make_report(
 
 def _html(report: Report, lang: str, templates: Path | None) -> str:
     """The page; a broken edited template is a one-line error naming its file and line."""
+    if templates is not None and not templates.is_dir():
+        raise ReportError(f"templates folder {templates} not found (--templates)")
     try:
         return render_html(report, lang, templates)
     except jinja2.TemplateSyntaxError as exc:

@@ -55,6 +55,12 @@ def test_a_broken_template_is_one_line_naming_file_and_line(tmp_path: Path) -> N
         write_report(report(), tmp_path / "out", ["html"], "id", tmp_path)
 
 
+def test_a_missing_templates_folder_is_an_error_not_a_silent_default(tmp_path: Path) -> None:
+    with pytest.raises(ReportError, match=r"templates folder .*nope not found \(--templates\)"):
+        write_report(report(), tmp_path / "out", ["html"], "id", tmp_path / "nope")
+    assert not (tmp_path / "out" / "report-paser-2026-02.html").exists()
+
+
 def test_hostile_names_stay_text_in_the_letterhead_footer_and_signatures() -> None:
     text = Path(SITE_YAML).read_text(encoding="utf-8")
     evil = json.dumps('</style><script>alert(1)</script>" }')  # a YAML double-quoted string
