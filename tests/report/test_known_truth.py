@@ -29,6 +29,7 @@ from tests.report.synthetic import (
     is_service,
     pc,
 )
+from tests.report.test_xlsx import assert_equal
 
 pytestmark = pytest.mark.slow
 
@@ -214,3 +215,17 @@ def test_english_report(prometheus: PromServer, tmp_path: Path) -> None:
     html = (tmp_path / "report-paser-2026-02.html").read_text(encoding="utf-8")
     assert "Service Availability Report" in html and "February 2026" in html
     assert "unreachable charged to Diskominfo Kabupaten Paser" in html
+
+
+def test_pdf_and_xlsx_from_the_command(prometheus: PromServer, tmp_path: Path) -> None:
+    assert run_report(prometheus, tmp_path, "--format", "html,csv,pdf,xlsx") == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"report-paser-2026-02.pdf", "report-paser-2026-02.xlsx", "providers.csv"} <= names
+    assert (tmp_path / "report-paser-2026-02.pdf").read_bytes().startswith(b"%PDF-")
+    files = {
+        n: (tmp_path / n).read_text(encoding="utf-8") for n in sorted(names) if n.endswith(".csv")
+    }
+    order = ["availability", "attribution", "incidents", "teams", "daily", "providers"]
+    assert_equal(
+        tmp_path / "report-paser-2026-02.xlsx", {f"{n}.csv": files[f"{n}.csv"] for n in order}
+    )
