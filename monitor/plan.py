@@ -112,6 +112,7 @@ class AgencyInfo:
     name: str
     team: str
     short_name: str = ""
+    target: float | None = None  # availability target (0..1) from the inventory
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +122,8 @@ class LinkInfo:
     id: str
     name: str
     provider: str = ""
+    sla: float | None = None  # contracted availability (0..1) from the inventory
+    kind: str = "isp"  # isp | dedicated | vpn: a VPN is not the internet
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-HELP = "Make the monthly uptime report (HTML and CSV) from the history in Prometheus."
+HELP = "Make the monthly uptime report (HTML, PDF, CSV, xlsx) from the history in Prometheus."
 EXAMPLES = """\
   mpp-monitor report --config inventory.yaml --prometheus http://127.0.0.1:9090 \\
       --month 2026-02 --out laporan/2026-02
@@ -16,6 +16,11 @@ EXAMPLES = """\
   mpp-monitor report --config inventory.yaml --prometheus http://127.0.0.1:9090 \\
       --month 2026-02 --site paser --lang en --format html --out /tmp/report
       one site, English, HTML only
+  mpp-monitor report --config inventory.yaml --prometheus http://127.0.0.1:9090 \\
+      --month 2026-02 --format html,pdf,xlsx,csv --templates /etc/mpp-monitor/report \\
+      --out laporan/2026-02
+      also the PDF for the meeting (headless Chromium) and the workbook for Excel, with the
+      letterhead and signatures from edited templates
 """
 
 
@@ -26,7 +31,8 @@ def _formats(value: str) -> list[str]:
     bad = [v for v in chosen if v not in FORMATS]
     if bad or not chosen:
         raise argparse.ArgumentTypeError(
-            f"invalid format {','.join(bad) or value!r}: use html, csv or html,csv"
+            f"invalid format {','.join(bad) or value!r}: use html, csv, pdf, xlsx or a list "
+            "such as html,pdf,csv"
         )
     return chosen
 
@@ -49,7 +55,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
         type=_formats,
         default=["html", "csv"],
         metavar="html,csv",
-        help="what to write (default: html,csv)",
+        help="what to write: html, csv, pdf (headless Chromium), xlsx (default: html,csv)",
+    )
+    parser.add_argument(
+        "--templates",
+        metavar="DIR",
+        help="a folder of edited report templates (report.html.j2, report.css) to use first",
+    )
+    parser.add_argument(
+        "--browser",
+        metavar="PROGRAM",
+        help="the Chromium to print the PDF with (default: chromium on PATH)",
     )
     parser.add_argument(
         "--lang",
@@ -95,7 +111,9 @@ async def _run(args: argparse.Namespace) -> int:
                 plan, site, args.month, args.prometheus, step=args.step, query_timeout=args.timeout
             )
             target = out if len(sites) == 1 else out / site.id
-            for path in write_report(report, target, args.format, args.lang):
+            templates = Path(args.templates) if args.templates else None
+            written = write_report(report, target, args.format, args.lang, templates, args.browser)
+            for path in written:
                 print(path)
     except ReportError as exc:
         print(f"mpp-monitor report: {exc}", file=sys.stderr)

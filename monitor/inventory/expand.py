@@ -620,8 +620,10 @@ def site_info(site: Site) -> SiteInfo:
         network_team=site.network_team,
         manager_team=site.manager_team,
         teams=tuple(TeamInfo(t.id, t.name, tuple(t.channels)) for t in site.teams),
-        agencies=tuple(AgencyInfo(a.id, a.name, a.team, a.short_name) for a in site.agencies),
-        links=tuple(LinkInfo(x.id, x.name, x.provider) for x in site.links),
+        agencies=tuple(
+            AgencyInfo(a.id, a.name, a.team, a.short_name, a.target) for a in site.agencies
+        ),
+        links=tuple(LinkInfo(x.id, x.name, x.provider, x.sla, x.kind) for x in site.links),
     )
 
 

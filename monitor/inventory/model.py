@@ -88,6 +88,16 @@ def _parse_ratio(value: Any) -> Any:
 Ratio = Annotated[float, BeforeValidator(_parse_ratio), Field(ge=0.0, le=1.0)]
 
 
+def _parse_target(value: Any) -> Any:
+    """An availability target: "99.5%" or 0.995 (a bare 99.5 is a percent without its sign)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 1:
+        raise ValueError(f"invalid availability {value!r}: write {value:g}% (or {value / 100:g})")
+    return _parse_ratio(value)
+
+
+Availability = Annotated[float, BeforeValidator(_parse_target), Field(ge=0.0, le=1.0)]
+
+
 class Defaults(Strict):
     """Defaults for every target, overridable per check."""
 
@@ -185,6 +195,7 @@ class Link(Strict):
     anchors: list[Annotated[Anchor, BeforeValidator(_parse_anchor)]] = Field(min_length=1)
     degraded: Degraded = Degraded()
     bandwidth_mbps: float | None = Field(default=None, gt=0, le=1_000_000)
+    sla: Availability | None = None  # contracted availability, "99.5%": the report compares it
 
 
 class InfraDevice(Strict):
@@ -233,6 +244,7 @@ class Agency(Strict):
     name: Name
     short_name: Name = ""
     team: Id
+    target: Availability | None = None  # availability target, "99%": the report compares it
     applications: list[Application] = []
 
 

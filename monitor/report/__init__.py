@@ -10,11 +10,20 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
+import jinja2
 
 from monitor.plan import Plan, SiteInfo
-from monitor.report.compute import History, Report, build_report, month_range, parse_month
+from monitor.report.compute import (
+    History,
+    Report,
+    build_report,
+    month_range,
+    parse_month,
+    previous_month,
+)
 from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
+from monitor.report.pdf import PdfError, html_to_pdf
 from monitor.report.prom import Prometheus, PrometheusError, redact
 from monitor.report.tables import render_csv
 
@@ -29,7 +38,8 @@ __all__ = [
     "write_report",
 ]
 
-FORMATS = ("html", "csv")
+FORMATS = ("html", "csv", "pdf", "xlsx")
+DEFAULT_FORMATS = ("html", "csv")
 
 
 class ReportError(Exception):
@@ -58,8 +68,10 @@ async def make_report(
     now: float | None = None,
     session: aiohttp.ClientSession | None = None,
     query_timeout: float = 120.0,
+    compare: bool = True,
 ) -> Report:
-    """Query Prometheus and compute one site's report for month (YYYY-MM)."""
+    """Query Prometheus and compute one site's report for month (YYYY-MM); with compare, the
+    month before too (report.previous, None when Prometheus holds nothing for it)."""
     try:
         parse_month(month)
     except ValueError as exc:
@@ -83,6 +95,11 @@ async def make_report(
         try:
             await prom.check()
             history = await fetch_history(prom, site.id, start, end, step)
+            before = previous_month(month)
+            earlier = None
+            if compare and history.has_data():
+                p_start, p_end = month_range(site, before)
+                earlier = await fetch_history(prom, site.id, p_start, p_end, step)
         except PrometheusError as exc:
             raise ReportError(str(exc)) from None
     finally:
@@ -95,22 +112,57 @@ async def make_report(
             "Prometheus that scrapes mpp-monitor, and does its retention reach that month?"
         )
     report = build_report(plan, site, month, history)
+    if earlier is not None and earlier.has_data():
+        report.previous = build_report(plan, site, before, earlier)
     report.source = redact(prometheus_url)
     report.generated = now
     report.partial = partial
     return report
 
 
+def _html(report: Report, lang: str, templates: Path | None) -> str:
+    """The page; a broken edited template is a one-line error naming its file and line."""
+    if templates is not None and not templates.is_dir():
+        raise ReportError(f"templates folder {templates} not found (--templates)")
+    try:
+        return render_html(report, lang, templates)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ReportError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
+    except jinja2.TemplateError as exc:
+        where = templates if templates is not None else "the report templates"
+        raise ReportError(f"template error in {where}: {exc.message or exc}") from None
+
+
 def write_report(
-    report: Report, out: Path, formats: Iterable[str] = FORMATS, lang: str = "id"
+    report: Report,
+    out: Path,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    lang: str = "id",
+    templates: Path | None = None,
+    browser: str | None = None,
 ) -> list[Path]:
-    """Write the HTML and/or CSV files into out; return their paths."""
+    """Write the HTML, PDF, CSV and/or xlsx files into out; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     fmts = set(formats)
+    stem = f"report-{report.site.id}-{report.month}"
+    html = _html(report, lang, templates) if fmts & {"html", "pdf"} else ""
     if "html" in fmts:
-        path = out / f"report-{report.site.id}-{report.month}.html"
-        path.write_text(render_html(report, lang), encoding="utf-8")
+        path = out / f"{stem}.html"
+        path.write_text(html, encoding="utf-8")
+        written.append(path)
+    if "pdf" in fmts:
+        path = out / f"{stem}.pdf"
+        try:
+            html_to_pdf(html, path, browser)
+        except PdfError as exc:
+            raise ReportError(str(exc)) from None
+        written.append(path)
+    if "xlsx" in fmts:
+        from monitor.report.xlsx import write_xlsx
+
+        path = out / f"{stem}.xlsx"
+        write_xlsx(report, path)
         written.append(path)
     if "csv" in fmts:
         for name, text in render_csv(report).items():

@@ -18,7 +18,16 @@ from html import escape
 from typing import Generic, Protocol, TypeVar
 
 from monitor.hours import Maintenance
-from monitor.report.compute import Day, Figures, Incident, Report, Row, TeamSummary, WindowUse
+from monitor.report.compute import (
+    Day,
+    Figures,
+    Incident,
+    Provider,
+    Report,
+    Row,
+    TeamSummary,
+    WindowUse,
+)
 from monitor.report.i18n import Lang
 
 T = TypeVar("T")
@@ -33,6 +42,12 @@ class Page(Protocol):
     def agency(self, key: str) -> str: ...
     def agency_counters(self, agency: str) -> Figures: ...
     def charged_text(self, row: Row) -> str: ...
+    def counter_name(self, label: str) -> str: ...
+    def devices_text(self, row: Row) -> str: ...
+    def incident_cause(self, i: Incident) -> str: ...
+    def prev_pct_td(self, row: Row, own: bool) -> str: ...
+    def target_td(self, row: Row) -> str: ...
+    def team(self, key: str) -> str: ...
     def h_td(self, seconds: float) -> str: ...
     def incident_where(self, i: Incident) -> str: ...
     def local(self, ts: float) -> dt.datetime: ...
@@ -181,9 +196,11 @@ ROW_COLUMNS: list[Column[Row]] = [
     Column("level", csv=lambda _, r: r.level),
     Column("id", csv=lambda _, r: r.id),
     Column("name", "c_name", lambda _, r: text(r.name), td(lambda _, r: r.name)),
-    Column("team", "c_team", lambda _, r: r.team, td(lambda _, r: r.team)),
+    Column("team", "c_team", lambda _, r: r.team, td(lambda p, r: p.team(r.team))),
     Column("agency", "c_agency", lambda _, r: r.agency, td(lambda p, r: p.agency(r.agency))),
-    Column("counter", "c_counter", lambda _, r: r.counter, td(lambda _, r: r.counter)),
+    Column(
+        "counter", "c_counter", lambda _, r: r.counter, td(lambda p, r: p.counter_name(r.counter))
+    ),
     Column("link", csv=lambda _, r: r.link),
     Column("kind", "c_kind", lambda _, r: r.kind, td(lambda _, r: r.kind)),
     Column("things", csv=lambda _, r: str(r.entities)),
@@ -213,7 +230,10 @@ def row_columns(*names: str) -> list[Column[Row]]:
 
 
 AGENCIES = [
-    *row_columns("name:c_agency", "team", "availability_pct", "own_availability_pct", "charged"),
+    *row_columns("name:c_agency", "team", "availability_pct", "own_availability_pct"),
+    Column[Row](head="c_target", html=lambda p, r: p.target_td(r), num=True),
+    Column[Row](head="c_prev", html=lambda p, r: p.prev_pct_td(r, True), num=True),
+    CHARGED,
     Column[Row](
         head="c_counters_serve",
         html=lambda p, r: p.pct_td(p.agency_counters(r.id).availability()),
@@ -231,16 +251,11 @@ APPLICATIONS = row_columns(
     "maintenance_hours",
     "unknown_hours",
 )
-COUNTERS = row_columns(
-    "name:c_counter",
-    "agency",
-    "availability_pct",
-    "own_availability_pct",
-    "charged",
-    "down_hours:c_cannot",
-    "maintenance_hours",
-    "unknown_hours",
-)
+COUNTERS = [
+    *row_columns("name:c_counter", "agency", "availability_pct", "own_availability_pct"),
+    Column[Row](head="c_devices", html=lambda p, r: f'<td class="small">{p.devices_text(r)}</td>'),
+    *row_columns("charged", "down_hours:c_cannot", "maintenance_hours", "unknown_hours"),
+]
 LINKS = row_columns(
     "name",
     "team",
@@ -250,10 +265,8 @@ LINKS = row_columns(
     "maintenance_hours",
     "unknown_hours",
 )
-DEVICES = row_columns(
-    "counter",
+INFRA = row_columns(
     "name",
-    "kind",
     "team",
     "availability_pct",
     "own_availability_pct",
@@ -320,7 +333,8 @@ INCIDENTS: list[Column[Incident]] = [
     Column("id", csv=lambda _, i: i.id),
     Column("name", csv=lambda _, i: text(i.name)),
     Column("status", "c_status", lambda _, i: i.status, td(lambda p, i: p.t("s_" + i.status))),
-    Column("owner_team", "c_owner", lambda _, i: i.owner, td(lambda p, i: p.team_short(i.owner))),
+    Column("owner_team", "c_owner", lambda _, i: i.owner, td(lambda p, i: p.team(i.owner))),
+    Column("owner_name", csv=lambda rep, i: text(_team_names(rep, i.owner))),
     Column("team", csv=lambda _, i: i.team),
     Column("agency", csv=lambda _, i: i.agency),
     Column("counter", csv=lambda _, i: i.counter),
@@ -329,10 +343,66 @@ INCIDENTS: list[Column[Incident]] = [
         "cause",
         "c_cause",
         lambda _, i: text(i.cause),
-        lambda _, i: f'<td class="small">{escape(i.cause)}</td>',
+        lambda p, i: f'<td class="small">{escape(p.incident_cause(i))}</td>',
     ),
     Column("began_before_month", csv=lambda _, i: yes(i.open_start)),
     Column("ongoing_at_end", csv=lambda _, i: yes(i.open_end)),
+]
+
+
+def _team_names(report: Report, key: str) -> str:
+    return " + ".join(report.team_names.get(k, k) for k in key.split("+")) if key else ""
+
+
+# providers.csv and the HTML tables of uplinks against their SLA -----------------------------
+def _met(page: Page, p: Provider) -> str:
+    if p.met is None:
+        return "<td>—</td>"
+    cls, word = ("good", "yes") if p.met else ("bad", "no")
+    return f'<td class="{cls}">{escape(page.t(word))}</td>'
+
+
+PROVIDERS: list[Column[Provider]] = [
+    Column("site", csv=site),
+    Column("month", csv=month),
+    Column("link", csv=lambda _, p: p.link.id),
+    Column("name", "c_name", lambda _, p: text(p.link.name), td(lambda _, p: p.link.name)),
+    Column(
+        "provider",
+        "c_provider",
+        lambda _, p: text(p.link.provider),
+        td(lambda _, p: p.link.provider),
+    ),
+    Column(
+        "sla_pct",
+        "c_sla",
+        lambda _, p: pct(p.link.sla),
+        lambda page, p: f'<td class="n">{page.lang.pct(p.link.sla)}</td>',
+        True,
+    ),
+    percent("availability_pct", "c_avail", lambda p: p.row.availability),
+    Column("sla_met", "c_sla_met", lambda _, p: "" if p.met is None else yes(p.met), _met),
+    Column(head="c_prev", html=lambda page, p: page.prev_pct_td(p.row, False), num=True),
+    durations("down_service_minutes", "c_down_service", lambda p: p.outage_service),
+    Column(
+        "outages",
+        "c_outages",
+        lambda _, p: str(len(p.outages)),
+        lambda _, p: f'<td class="n">{len(p.outages)}</td>',
+        True,
+    ),
+    hours("degraded_hours", "c_degraded", lambda p: p.row.figures.degraded),
+    Column("known_hours", csv=lambda _, p: h(p.row.figures.known)),
+    Column("unknown_hours", csv=lambda _, p: h(p.row.figures.unknown)),
+]
+OUTAGES: list[Column[Incident]] = [
+    Column(
+        head="c_start",
+        html=td_when(lambda i: i.start, lambda i: "before" if i.open_start else ""),
+    ),
+    Column(head="c_end", html=td_when(lambda i: i.end, lambda i: "ongoing" if i.open_end else "")),
+    Column(head="c_duration", html=td_duration(lambda i: i.duration), num=True),
+    Column(head="c_in_service", html=td_duration(lambda i: i.service), num=True),
 ]
 
 

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from monitor.hours import Maintenance
-from monitor.plan import Counter, Entity, Plan, SiteInfo, counter_label
+from monitor.plan import Counter, Entity, LinkInfo, Plan, SiteInfo, counter_label
 from monitor.report.spans import (
     Spans,
     clip,
@@ -44,6 +44,7 @@ from monitor.report.spans import (
 from monitor.state import calendar as cal
 
 FAILED = ("down", "unreachable")
+DEFAULT_TARGET = 0.99  # an agency's own availability target when the inventory sets none
 
 
 @dataclass
@@ -210,6 +211,28 @@ class WindowUse:
 
 
 @dataclass
+class Provider:
+    """One internet uplink against its contract: availability, SLA, the outages as evidence."""
+
+    link: LinkInfo
+    row: Row
+    outages: list[Incident]  # its own down incidents in the month, oldest first
+
+    @property
+    def met(self) -> bool | None:
+        """Availability at or above the contracted SLA; None without an SLA or figures."""
+        ratio = self.row.availability
+        if self.link.sla is None or ratio is None:
+            return None
+        return ratio >= self.link.sla - 1e-9
+
+    @property
+    def outage_service(self) -> float:
+        """Seconds of measured service time the uplink was down."""
+        return self.row.figures.down
+
+
+@dataclass
 class Report:
     """Everything one site's monthly report shows."""
 
@@ -232,10 +255,35 @@ class Report:
     source: str = ""  # Prometheus URL (no credentials)
     generated: float = 0.0
     partial: bool = False  # the month had not ended
+    previous: Report | None = None  # the month before, for the comparison (None: no data)
 
     def by_level(self, level: str) -> list[Row]:
         """Rows of one level, in table order."""
         return [r for r in self.rows if r.level == level]
+
+    def row(self, level: str, ident: str) -> Row | None:
+        """The row of one thing, None if the month has none."""
+        return next((r for r in self.rows if r.level == level and r.id == ident), None)
+
+    def providers(self) -> list[Provider]:
+        """Each uplink of the site with its row and its own outages, in inventory order."""
+        out = []
+        for link in self.site.links:
+            row = next((r for r in self.by_level("link") if r.link == link.id), None)
+            if row is None:
+                continue
+            outages = [i for i in self.incidents if i.id == row.id and i.status == "down"]
+            out.append(Provider(link, row, outages))
+        return out
+
+    def devices_of(self, counter: Row) -> list[Row]:
+        """The device rows of a counter row."""
+        return [r for r in self.by_level("device") if r.counter == counter.counter]
+
+    def target_of(self, agency: str) -> float:
+        """An agency's availability target: its inventory `target`, else DEFAULT_TARGET."""
+        info = next((a for a in self.site.agencies if a.id == agency), None)
+        return info.target if info is not None and info.target is not None else DEFAULT_TARGET
 
     def mttr(self) -> float | None:
         """Mean duration of every closed down incident of an entity."""
@@ -655,7 +703,13 @@ class _Builder:
         return subtract(self.service, present)
 
     def internet(self) -> Figures:
-        links = [self.calc[e.id] for e in self.entities if e.kind == "link"]
+        """Up while at least one internet uplink is up (a VPN to one agency is not one)."""
+        vpn = {x.id for x in self.site.links if x.kind == "vpn"}
+        links = [
+            self.calc[e.id]
+            for e in self.entities
+            if e.kind == "link" and e.labels.get("link", "") not in vpn
+        ]
         if not links:
             return Figures()
         maint = links[0].maint
@@ -716,6 +770,12 @@ def parse_month(month: str) -> tuple[int, int]:
     ):
         raise ValueError(f"invalid month {month!r}: expected YYYY-MM, e.g. 2026-02")
     return int(parts[0]), int(parts[1])
+
+
+def previous_month(month: str) -> str:
+    """ "2026-03" -> "2026-02"; "2026-01" -> "2025-12"."""
+    year, mon = parse_month(month)
+    return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
 def build_report(plan: Plan, site: SiteInfo, month: str, history: History) -> Report:

@@ -136,6 +136,102 @@ _T = {
         "Site local time. Duration: start to end; in service hours: the part that counts "
         "(measured service time).",
     ),
+    # the manager's pages: summary, providers, targets, comparison
+    "exec_summary": ("Ringkasan eksekutif", "Executive summary"),
+    "es_counters": (
+        "Gerai dapat melayani {pct} dari jam layanan terukur ({n} gerai, {hours} jam layanan).",
+        "Counters were able to serve {pct} of the measured service time ({n} counters, "
+        "{hours} service hours).",
+    ),
+    "es_internet": (
+        "Internet (minimal satu jalur) tersedia {pct}.",
+        "Internet (at least one uplink) was available {pct}.",
+    ),
+    "es_link_met": ("{name}: {pct}, memenuhi SLA {sla}.", "{name}: {pct}, SLA {sla} met."),
+    "es_link_missed": (
+        "{name}: {pct}, DI BAWAH SLA {sla} ({down} putus dalam jam layanan): bukti untuk "
+        "klaim restitusi ada di bagian Internet per penyedia.",
+        "{name}: {pct}, BELOW its SLA of {sla} ({down} down in service hours): the evidence "
+        "for a restitution claim is in Internet per provider.",
+    ),
+    "es_link_nosla": (
+        "{name}: {pct} (tanpa SLA di inventaris).",
+        "{name}: {pct} (no SLA in the inventory).",
+    ),
+    "es_below": (
+        "Instansi di bawah target (milik sendiri): {items}.",
+        "Agencies below target (own): {items}.",
+    ),
+    "es_all_met": (
+        "Semua instansi mencapai target ketersediaan (milik sendiri).",
+        "Every agency met its availability target (own).",
+    ),
+    "es_worst": (
+        "Gangguan terbesar pada jaringan, internet dan aplikasi (dalam jam layanan):",
+        "Largest incidents of network, internet and applications (in service hours):",
+    ),
+    "es_lowest": (
+        "Gerai dengan ketersediaan terendah: {items}.",
+        "Counters with the lowest availability: {items}.",
+    ),
+    "es_prev": ("bulan lalu {pct}, {delta}", "last month {pct}, {delta}"),
+    "points": ("poin", "points"),
+    "no_previous": (
+        "Tidak ada data bulan sebelumnya untuk perbandingan.",
+        "No data for the month before to compare with.",
+    ),
+    "providers": ("Internet per penyedia (SLA)", "Internet per provider (SLA)"),
+    "providers_note": (
+        "Ketersediaan dihitung atas jam layanan terukur (bukan 24 jam). Putus: jalur mati "
+        "menurut monitor; menurun (rugi paket atau latensi tinggi) tidak dihitung putus.",
+        "Availability over measured service time (not 24 hours). Down: the uplink was down "
+        "per the monitor; degraded (loss or high latency) is not counted as down.",
+    ),
+    "evidence": ("Bukti gangguan untuk klaim restitusi", "Outage evidence for a restitution claim"),
+    "evidence_of": ("{name} ({provider}): {n} kali putus", "{name} ({provider}): {n} outages"),
+    "evidence_total": ("Jumlah dalam jam layanan", "Total in service hours"),
+    "c_provider": ("Penyedia", "Provider"),
+    "c_sla": ("SLA kontrak", "Contracted SLA"),
+    "c_sla_met": ("Memenuhi SLA", "SLA met"),
+    "c_down_service": ("Putus dalam jam layanan", "Down in service hours"),
+    "c_outages": ("Kali putus", "Outages"),
+    "c_no": ("No.", "No."),
+    "c_target": ("Target", "Target"),
+    "c_prev": ("Bulan lalu", "Last month"),
+    "c_devices": ("Perangkat (ketersediaan)", "Devices (availability)"),
+    "met": ("tercapai", "met"),
+    "missed": ("tidak tercapai", "missed"),
+    "yes": ("ya", "yes"),
+    "no": ("TIDAK", "NO"),
+    "infra": ("Jaringan gedung", "Building network"),
+    # letterhead, page numbers and signatures (templates/report.html.j2)
+    "page": ("Halaman", "Page"),
+    "letterhead_note": (
+        "Laporan bulanan ketersediaan layanan untuk rapat evaluasi",
+        "Monthly service availability report for the evaluation meeting",
+    ),
+    "prepared_by": ("Disusun oleh,", "Prepared by,"),
+    "approved_by": ("Mengetahui,", "Acknowledged by,"),
+    "name_nip": ("Nama dan NIP", "Name and staff number"),
+    # plain-language causes of incidents
+    "why_down": ("Gangguan pada {name} sendiri.", "A fault of {name} itself."),
+    "why_unreachable": (
+        "Tak terjangkau karena {parts} mati.",
+        "Unreachable because {parts} failed.",
+    ),
+    "why_unreachable_unknown": (
+        "Tak terjangkau; jalur atau perangkat induk tidak tercatat gagal.",
+        "Unreachable; no uplink or parent device was recorded as failing.",
+    ),
+    "why_counter": (
+        "Tidak dapat melayani karena bermasalah: {parts}.",
+        "Could not serve because these failed: {parts}.",
+    ),
+    "why_counter_unknown": (
+        "Tidak dapat melayani; tidak ada perangkat atau aplikasi yang tercatat gagal.",
+        "Could not serve; no device or application was recorded as failing.",
+    ),
+    "why_owner": ("Ditangani: {team}.", "To fix: {team}."),
 }
 
 T = Catalogue("report", _T)

@@ -5,6 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable
 from html import escape
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
 
 from monitor.hours import Maintenance
 from monitor.report.columns import (
@@ -12,50 +16,66 @@ from monitor.report.columns import (
     APPLICATIONS,
     CLOSED,
     COUNTERS,
-    DEVICES,
     GAPS,
     INCIDENTS,
+    INFRA,
     LINKS,
     MAINTENANCE,
+    OUTAGES,
+    PROVIDERS,
     TEAMS,
     WORST,
     html_table,
 )
-from monitor.report.compute import Figures, Incident, Report, Row
+from monitor.report.compute import Figures, Incident, Provider, Report, Row
 from monitor.report.i18n import DEFINITIONS, Lang
 from monitor.report.spans import total
 from monitor.state import calendar as cal
 
-CSS = """
-@page { size: A4; margin: 14mm 12mm; }
-* { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Segoe UI", Arial, sans-serif; font-size: 10.5pt;
-  color: #1b1f24; margin: 0 auto; max-width: 1100px; padding: 16px; line-height: 1.35; }
-h1 { font-size: 18pt; margin: 0 0 2px; }
-h2 { font-size: 13pt; margin: 22px 0 6px; border-bottom: 2px solid #1f5f8b; padding-bottom: 2px;
-  color: #1f5f8b; break-after: avoid; }
-h3 { font-size: 11pt; margin: 12px 0 4px; }
-.meta { color: #4a5561; font-size: 9.5pt; margin: 0; }
-.note { background: #fff4d6; border-left: 4px solid #e0a100; padding: 6px 10px; }
-.kpis { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
-.kpi { flex: 1 1 150px; border: 1px solid #cfd6dd; border-radius: 6px; padding: 8px 10px;
-  break-inside: avoid; }
-.kpi .v { font-size: 16pt; font-weight: bold; }
-.kpi .l { font-size: 8.5pt; color: #4a5561; }
-table { border-collapse: collapse; width: 100%; margin: 4px 0 8px; font-size: 9pt; }
-th, td { border: 1px solid #cfd6dd; padding: 3px 5px; vertical-align: top; text-align: left; }
-th { background: #eef3f7; font-weight: 600; }
-td.n, th.n { text-align: right; white-space: nowrap; }
-tr { break-inside: avoid; }
-.good { color: #17692a; } .warn { color: #9a6200; } .bad { color: #b3261e; font-weight: bold; }
-.small { font-size: 8.5pt; color: #4a5561; }
-svg { max-width: 100%; height: auto; }
-ol.def li { margin-bottom: 4px; }
-.two { display: flex; gap: 16px; flex-wrap: wrap; } .two > div { flex: 1 1 420px; }
-@media print { body { max-width: none; padding: 0; } h2 { break-before: auto; } }
-"""
-
 GOOD, WARN = 0.99, 0.95
+TEMPLATE = "report.html.j2"
+SECTIONS = (
+    "summary",
+    "charts",
+    "agencies",
+    "applications",
+    "counters",
+    "providers",
+    "links",
+    "teams",
+    "worst",
+    "incidents",
+    "infra",
+    "maintenance",
+    "gaps",
+    "closed",
+    "definitions",
+)
+
+
+def environment(templates: Path | None = None) -> jinja2.Environment:
+    """Jinja2 with autoescape: templates from the folder given, then the package's own."""
+    package = jinja2.PackageLoader("monitor.report", "templates")
+    loader: jinja2.BaseLoader = package
+    if templates is not None:
+        loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(templates), package])
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    env.filters["css_string"] = css_string
+    return env
+
+
+def css_string(text: str) -> Markup:
+    """Text as a quoted CSS string (for @page content): anything but letters, digits and a
+    few signs as a CSS escape, so no quote, backslash or "</style>" gets through."""
+    safe = " .,:;()-_+/"
+    # an escape ends at its first whitespace, which it swallows: give it one of its own
+    body = "".join(c if c.isalnum() or c in safe else f"\\{ord(c):x} " for c in text)
+    return Markup(f'"{body}"')  # noqa: S704 - escaped above
 
 
 def _cls(ratio: float | None) -> str:
@@ -80,6 +100,7 @@ class Page:
 
     # helpers ---------------------------------------------------------------------------
     def team(self, key: str) -> str:
+        """Team names ("a+b" -> "A + B"); "cause unknown" for none."""
         if not key:
             return self.t("unexplained")
         return " + ".join(self.r.team_names.get(k, k) for k in key.split("+"))
@@ -89,6 +110,73 @@ class Page:
 
     def team_short(self, key: str) -> str:
         return key.replace("+", " + ") if key else self.t("unexplained")
+
+    def counter_name(self, label: str) -> str:
+        """ "07" -> the counter's name from the inventory ("Gerai 7")."""
+        row = next((r for r in self.r.by_level("counter") if r.counter == label), None)
+        return row.name if row is not None else label
+
+    def link_name(self, key: str) -> str:
+        return next((x.name for x in self.r.site.links if x.id == key), key)
+
+    def devices_text(self, row: Row) -> str:
+        """A counter's devices and their availability, e.g. "pc 99,10 %; printer 100,00 %"."""
+        prefix = f"{row.name} · "
+        parts = [
+            f"{escape(d.name.removeprefix(prefix))} "
+            f'<span class="{_cls(d.availability)}">{self.lang.pct(d.availability)}</span>'
+            for d in self.r.devices_of(row)
+        ]
+        return "; ".join(parts)
+
+    def incident_cause(self, i: Incident) -> str:
+        """Why, in plain words, and who fixes it."""
+        t = self.t
+        if i.status == "down":
+            why = t("why_down").format(name=i.name)
+        elif i.status == "unreachable":
+            why = (
+                t("why_unreachable").format(parts=i.cause)
+                if i.cause
+                else t("why_unreachable_unknown")
+            )
+        else:
+            why = t("why_counter").format(parts=i.cause) if i.cause else t("why_counter_unknown")
+        return f"{why} {t('why_owner').format(team=self.team(i.owner))}"
+
+    def previous_row(self, row: Row) -> Row | None:
+        prev = self.r.previous
+        return prev.row(row.level, row.id) if prev is not None else None
+
+    def prev_pct_td(self, row: Row, own: bool) -> str:
+        """Last month's (own) availability of the same row, and the change in points."""
+        before = self.previous_row(row)
+        if before is None:
+            return "<td class=n>—</td>"
+        then, now = (before.own, row.own) if own else (before.availability, row.availability)
+        change = self.delta(then, now)
+        return f'<td class="n">{self.lang.pct(then)}<br><span class=small>{change}</span></td>'
+
+    def delta(self, then: float | None, now: float | None) -> str:
+        """ "+0,62 poin" / "−1,20 poin"; empty without both figures."""
+        if then is None or now is None:
+            return ""
+        d = (now - then) * 100
+        sign = "+" if d >= 0.005 else "−" if d <= -0.005 else "±"
+        return f"{sign}{self.lang.num(abs(d), 2)} {self.t('points')}"
+
+    def target_td(self, row: Row) -> str:
+        """The agency's target and whether its own availability met it."""
+        target = self.r.target_of(row.id)
+        own = row.own
+        if own is None:
+            return f'<td class="n">{self.lang.pct(target)}</td>'
+        met = own >= target - 1e-9
+        word = self.t("met" if met else "missed")
+        return (
+            f'<td class="n">{self.lang.pct(target)}<br>'
+            f'<span class="{"good" if met else "bad"}">{escape(word)}</span></td>'
+        )
 
     def local(self, ts: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(ts, self.r.site.tz)
@@ -114,7 +202,7 @@ class Page:
             return ""
         parts = [
             f"{self.lang.pct(s / known)} {self.t('s_' + what)} {self.t('charged_to')} "
-            f"{escape(self.team_short(key))}"
+            f"{escape(self.team(key))}"
             for what, key, s in row.others()
         ]
         return "; ".join(parts)
@@ -123,72 +211,137 @@ class Page:
         return next((row for row in self.r.by_level("team") if row.id == team), None)
 
     # sections --------------------------------------------------------------------------
-    def render(self) -> str:
+    def render(self, templates: Path | None = None) -> str:
+        """The page from templates/report.html.j2 (or the one in templates, if given)."""
         r, t = self.r, self.t
         year, month = (int(x) for x in r.month.split("-"))
-        title = f"{t('title')} — {r.site.name} — {self.lang.month(year, month)}"
+        month_name = self.lang.month(year, month)
         first, last = self.local(r.start), self.local(r.end)
-        meta = (
-            f"{t('period')}: {first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M} "
-            f"({escape(r.site.timezone)}) · {t('step')}: {r.step:g} s · "
-            f"{t('source')}: {escape(r.source)} · {t('generated')}: "
-            f"{self.local(r.generated):%Y-%m-%d %H:%M}"
+        names = {x.id: x.name for x in r.site.teams}
+        signed = self.local(r.generated)
+        sections = {
+            name: Markup(getattr(self, name)())  # noqa: S704 - every section escapes its text
+            for name in SECTIONS
+        }
+        html = (
+            environment(templates)
+            .get_template(TEMPLATE)
+            .render(
+                lang=self.lang.code,
+                t=t,
+                title=f"{t('title')} — {r.site.name} — {month_name}",
+                footer=f"{r.site.name} · {t('title')} {month_name}",
+                site=r.site,
+                month_name=month_name,
+                period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
+                step=f"{r.step:g}",
+                source=r.source,
+                generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
+                signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
+                partial=r.partial,
+                manager=names.get(r.site.manager_team or "", ""),
+                network=names.get(r.site.network_team, r.site.network_team),
+                sections=sections,
+            )
         )
-        parts = [
-            "<!DOCTYPE html>",
-            f'<html lang="{self.lang.code}"><head><meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
-            f"<h1>{escape(t('title'))}</h1>",
-            f"<p><b>{escape(r.site.name)}</b> — {escape(self.lang.month(year, month))}</p>",
-            f'<p class="meta">{meta}</p>',
-        ]
-        if r.partial:
-            parts.append(f'<p class="note">{escape(t("partial"))}</p>')
-        parts += [
-            self.summary(),
-            self.charts(),
-            self.agencies(),
-            self.applications(),
-            self.counters(),
-            self.links(),
-            self.teams(),
-            self.worst(),
-            self.incidents(),
-            self.devices(),
-            self.maintenance(),
-            self.gaps(),
-            self.closed(),
-            self.definitions(),
-            "</body></html>",
-        ]
-        return "\n".join(parts) + "\n"
+        return html if html.endswith("\n") else html + "\n"
 
     def summary(self) -> str:
+        """Page one: the findings in sentences, then the key figures."""
         r, t, lang = self.r, self.t, self.lang
-        apps = r.applications_total
-        app_rows = r.by_level("application")
-        own_charged = sum(x.figures.charged_to(x.team) for x in app_rows)
-        apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+        prev = r.previous
         n_incidents = sum(1 for i in r.incidents if i.level != "counter")
         mttr = r.mttr()
         service = sum(d.service for d in r.days)
+        counters, apps, internet = _headline(r)
+        before = _headline(prev) if prev is not None else (None, None, None)
         kpis = [
-            (lang.pct(r.counters_total.availability()), t("kpi_counters")),
-            (lang.pct(apps_own), t("kpi_apps")),
-            (lang.pct(r.internet.availability()), t("kpi_internet")),
-            (str(n_incidents), t("kpi_incidents")),
-            (lang.duration(mttr) if mttr is not None else "—", t("kpi_mttr")),
-            (lang.hours(service), t("kpi_service")),
-            (lang.hours(total(r.gaps)), t("kpi_unknown")),
-            (lang.hours(sum(w.service for w in r.windows)), t("kpi_maint")),
+            (lang.pct(counters), t("kpi_counters"), self.delta(before[0], counters)),
+            (lang.pct(apps), t("kpi_apps"), self.delta(before[1], apps)),
+            (lang.pct(internet), t("kpi_internet"), self.delta(before[2], internet)),
+            (str(n_incidents), t("kpi_incidents"), ""),
+            (lang.duration(mttr) if mttr is not None else "—", t("kpi_mttr"), ""),
+            (lang.hours(service), t("kpi_service"), ""),
+            (lang.hours(total(r.gaps)), t("kpi_unknown"), ""),
+            (lang.hours(sum(w.service for w in r.windows)), t("kpi_maint"), ""),
         ]
         cards = "".join(
             f'<div class="kpi"><div class="v">{escape(v)}</div>'
-            f'<div class="l">{escape(k)}</div></div>'
-            for v, k in kpis
+            f'<div class="l">{escape(k)}</div>'
+            + (f'<div class="l">{escape(t("c_prev"))}: {escape(d)}</div>' if d else "")
+            + "</div>"
+            for v, k, d in kpis
         )
-        return f'<h2>{t("summary")}</h2><div class="kpis">{cards}</div>'
+        items = "".join(f"<li>{x}</li>" for x in self.findings())
+        return (
+            f'<section class="summary"><h2>{t("exec_summary")}</h2><ul class="findings">{items}'
+            f'</ul><div class="kpis">{cards}</div></section>'
+        )
+
+    def findings(self) -> list[str]:
+        """The executive summary's sentences, as HTML (every name escaped)."""
+        r, t, lang = self.r, self.t, self.lang
+        counters, _, internet = _headline(r)
+        service = sum(d.service for d in r.days)
+        prev = _headline(r.previous) if r.previous is not None else None
+
+        def compared(now: float | None, index: int) -> str:
+            if prev is None or prev[index] is None:
+                return ""
+            change = t("es_prev").format(
+                pct=lang.pct(prev[index]), delta=self.delta(prev[index], now)
+            )
+            return f" ({escape(change)})"
+
+        n = len(r.by_level("counter"))
+        out = [
+            escape(
+                t("es_counters").format(
+                    pct=lang.pct(counters), n=n, hours=lang.num(service / 3600, 1)
+                )
+            )
+            + compared(counters, 0)
+        ]
+        links = [escape(t("es_internet").format(pct=lang.pct(internet))) + compared(internet, 2)]
+        for p in r.providers():
+            key = {None: "es_link_nosla", True: "es_link_met", False: "es_link_missed"}[p.met]
+            words = t(key).format(
+                name=p.link.name,
+                pct=lang.pct(p.row.availability),
+                sla=lang.pct(p.link.sla),
+                down=lang.duration(p.outage_service),
+            )
+            links.append(f'<span class="{"bad" if p.met is False else ""}">{escape(words)}</span>')
+        out.append(" ".join(links))
+        below = []
+        for row in r.by_level("agency"):
+            target = r.target_of(row.id)
+            if row.own is not None and row.own < target - 1e-9:
+                goal = f"{t('c_target')} {lang.pct(target)}"
+                below.append(f"{self.agency(row.id)} {lang.pct(row.own)} ({goal})")
+        out.append(
+            escape(t("es_below").format(items="; ".join(below)) if below else t("es_all_met"))
+        )
+        # the shared things (uplinks, network, applications) stop many counters at once
+        worst = sorted(
+            (i for i in r.incidents if i.level in ("link", "infra", "application")),
+            key=lambda i: (-i.service, i.start, i.id),
+        )[:3]
+        if worst:
+            lines = "".join(
+                f"<li>{escape(i.name)}: {escape(lang.duration(i.service))} — "
+                f"{escape(self.incident_cause(i))}</li>"
+                for i in worst
+            )
+            out.append(f"{escape(t('es_worst'))}<ol>{lines}</ol>")
+        rated = [x for x in r.by_level("counter") if x.availability is not None]
+        lowest = sorted(rated, key=lambda x: (x.availability or 0.0, x.id))[:3]
+        if lowest and (lowest[0].availability or 0.0) < 1:
+            items = "; ".join(f"{x.name} {lang.pct(x.availability)}" for x in lowest)
+            out.append(escape(t("es_lowest").format(items=items)))
+        if r.previous is None:
+            out.append(f"<span class=small>{escape(t('no_previous'))}</span>")
+        return out
 
     def charts(self) -> str:
         t = self.t
@@ -359,9 +512,39 @@ class Page:
         )
         return f"<h2>{t('links')}</h2>" + html_table(self, LINKS, self.r.by_level("link"), tail)
 
-    def devices(self) -> str:
-        rows = (*self.r.by_level("infra"), *self.r.by_level("device"))
-        return f"<h2>{self.t('devices')}</h2>" + html_table(self, DEVICES, rows)
+    def infra(self) -> str:
+        rows = self.r.by_level("infra")
+        if not rows:
+            return ""
+        return f"<h2>{self.t('infra')}</h2>" + html_table(self, INFRA, rows)
+
+    def providers(self) -> str:
+        t = self.t
+        providers = self.r.providers()
+        if not providers:
+            return ""
+        out = [
+            f"<h2>{t('providers')}</h2><p class=small>{escape(t('providers_note'))}</p>",
+            html_table(self, PROVIDERS, providers),
+        ]
+        evidence = [p for p in providers if p.outages]
+        if evidence:
+            out.append(f"<h3>{escape(t('evidence'))}</h3>")
+            out += [self.evidence(p) for p in evidence]
+        return "".join(out)
+
+    def evidence(self, p: Provider) -> str:
+        """One uplink's outages: when, how long, how much of it in service hours."""
+        t = self.t
+        title = t("evidence_of").format(
+            name=p.link.name, provider=p.link.provider or "—", n=len(p.outages)
+        )
+        in_service = sum(i.service for i in p.outages)
+        tail = (
+            f"<tr><td colspan=3><b>{escape(t('evidence_total'))}</b></td>"
+            f'<td class="n"><b>{self.lang.duration(in_service)}</b></td></tr>'
+        )
+        return f"<p><b>{escape(title)}</b></p>" + html_table(self, OUTAGES, p.outages, tail)
 
     def teams(self) -> str:
         return (
@@ -391,11 +574,11 @@ class Page:
     def incident_where(self, i: Incident) -> str:
         bits = []
         if i.counter:
-            bits.append(f"{self.t('c_counter')} {i.counter}")
+            bits.append(self.counter_name(i.counter))
         if i.agency:
             bits.append(self.r.agency_names.get(i.agency, i.agency))
         if i.link:
-            bits.append(i.link)
+            bits.append(self.link_name(i.link))
         return ", ".join(bits)
 
     def incidents(self) -> str:
@@ -463,6 +646,14 @@ class Page:
         return f'<h2>{self.t("definitions")}</h2><ol class="def">{items}</ol>'
 
 
+def _headline(r: Report) -> tuple[float | None, float | None, float | None]:
+    """Counters able to serve, agency applications (own), internet: the three big figures."""
+    apps = r.applications_total
+    own_charged = sum(x.figures.charged_to(x.team) for x in r.by_level("application"))
+    apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+    return r.counters_total.availability(), apps_own, r.internet.availability()
+
+
 def _clock(t: dt.time) -> str:
     return "24:00" if t == dt.time.max else f"{t:%H:%M}"
 
@@ -480,6 +671,6 @@ def _trim(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def render_html(report: Report, lang: str = "id") -> str:
-    """The report as one HTML document."""
-    return Page(report, Lang.of(lang)).render()
+def render_html(report: Report, lang: str = "id", templates: Path | None = None) -> str:
+    """The report as one HTML document (templates: a folder of edited templates)."""
+    return Page(report, Lang.of(lang)).render(templates)

@@ -5,7 +5,8 @@
 * ``attribution.csv``: who each row's unavailable time is charged to;
 * ``incidents.csv``: one row per incident;
 * ``teams.csv``: accountability and MTTR per team;
-* ``daily.csv``: counters and applications per day.
+* ``daily.csv``: counters and applications per day;
+* ``providers.csv``: each internet uplink against its contracted SLA.
 
 Their columns are declared in monitor/report/columns.py, with the HTML page's.
 """
@@ -16,6 +17,7 @@ from monitor.report.columns import (
     ATTRIBUTION,
     DAILY,
     INCIDENTS,
+    PROVIDERS,
     ROW_COLUMNS,
     TEAMS,
     Charge,
@@ -59,6 +61,11 @@ def daily_csv(report: Report) -> str:
     return csv_table(report, DAILY, report.days)
 
 
+def providers_csv(report: Report) -> str:
+    """providers.csv."""
+    return csv_table(report, PROVIDERS, report.providers())
+
+
 def render_csv(report: Report) -> dict[str, str]:
     """File name -> CSV text."""
     return {
@@ -67,4 +74,5 @@ def render_csv(report: Report) -> dict[str, str]:
         "incidents.csv": incidents_csv(report),
         "teams.csv": teams_csv(report),
         "daily.csv": daily_csv(report),
+        "providers.csv": providers_csv(report),
     }

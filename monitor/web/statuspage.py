@@ -1,23 +1,27 @@
 """The status page: server-rendered HTML for a wall screen, Bahasa Indonesia or English.
 
-No JavaScript: the page reloads itself with a meta refresh. Every text from the inventory
-or the state goes through ``html.escape`` (names may contain anything, ``<script>`` too),
-and the web app adds a Content-Security-Policy that forbids scripts as a second guard.
+No JavaScript: the page reloads itself with a meta refresh. The markup is the Jinja2
+template monitor/web/templates/statuspage.html.j2 (with statuspage.css), autoescape on:
+every text from the inventory or the state is escaped (names may contain anything,
+``<script>`` too), and the web app adds a Content-Security-Policy that forbids scripts as a
+second guard. This module gathers what the template shows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from html import escape
 from typing import Literal
+
+import jinja2
 
 from monitor import __version__
 from monitor.i18n import Catalogue, Language
 from monitor.plan import Plan
-from monitor.state import CounterView, EntityView, LinkView, Snapshot
+from monitor.state import CounterView, EntityView, LinkView, SiteView, Snapshot
 
 CounterState = Literal["serving", "not_serving", "maintenance", "unknown"]
 FAILED_STATUSES = frozenset({"down", "unreachable"})
@@ -84,54 +88,6 @@ TEXT = Catalogue(
         "blocked_by": ("terhambat oleh", "blocked by"),
     },
 )
-
-_CSS = """
-:root{--bg:#0f1419;--fg:#e6e6e6;--muted:#9aa4ad;--card:#1b2229;--green:#1e8e3e;
---red:#c5221f;--amber:#e37400;--grey:#5f6368;--unknown:#3c4a57}
-*{box-sizing:border-box}
-body{margin:0;padding:1.2rem 1.6rem;background:var(--bg);color:var(--fg);
-font:18px/1.35 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
-header{display:flex;flex-wrap:wrap;align-items:baseline;gap:1rem 2rem;margin-bottom:.6rem}
-h1{font-size:2rem;margin:0}
-h2{font-size:1.35rem;margin:1.2rem 0 .5rem;color:var(--muted);text-transform:uppercase;
-letter-spacing:.05em}
-h3{font-size:1.05rem;margin:0 0 .3rem}
-a{color:#8ab4f8}
-.muted{color:var(--muted)}
-.pill{display:inline-block;padding:.15rem .7rem;border-radius:1rem;font-weight:700}
-.banner{background:var(--amber);color:#000;padding:.6rem 1rem;border-radius:.4rem;
-font-weight:600}
-.links{display:flex;flex-wrap:wrap;gap:.8rem}
-.link{background:var(--card);border-left:.6rem solid var(--unknown);padding:.6rem 1rem;
-border-radius:.4rem;min-width:18rem}
-.link b{font-size:1.2rem}
-.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(7.2rem,1fr));gap:.5rem}
-.counter{border-radius:.5rem;padding:.4rem .5rem;min-height:5.2rem;display:flex;
-flex-direction:column;justify-content:space-between;color:#fff}
-.counter .num{font-size:2rem;font-weight:800;line-height:1}
-.counter .agency{font-size:.85rem;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.serving,.up,.l-up{background:var(--green)}
-.not_serving,.down,.unreachable,.l-down{background:var(--red)}
-.maintenance{background:var(--grey)}
-.unknown,.l-unknown{background:var(--unknown)}
-.l-degraded{background:var(--amber)}
-.link.l-up{border-color:var(--green);background:var(--card)}
-.link.l-down{border-color:var(--red);background:var(--card)}
-.link.l-degraded{border-color:var(--amber);background:var(--card)}
-.link.l-unknown{border-color:var(--unknown);background:var(--card)}
-.legend span{display:inline-block;margin-right:1rem}
-.legend i{display:inline-block;width:1rem;height:1rem;border-radius:.2rem;
-vertical-align:-.15rem;margin-right:.3rem}
-table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:.35rem .6rem;border-bottom:1px solid #2c353e;vertical-align:top}
-th{color:var(--muted);font-weight:600}
-.agencies{display:grid;grid-template-columns:repeat(auto-fill,minmax(17rem,1fr));gap:.6rem}
-.agencybox{background:var(--card);padding:.6rem .8rem;border-radius:.4rem}
-.agencybox ul{list-style:none;margin:0;padding:0}
-.agencybox li{display:flex;justify-content:space-between;gap:.5rem;padding:.15rem 0}
-.agencybox li .pill{font-size:.8rem;padding:.05rem .5rem;align-self:flex-start;white-space:nowrap}
-footer{margin-top:1.5rem;color:var(--muted);font-size:.85rem}
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,10 +176,6 @@ def _local_time(wall: float, zone: str) -> str:
     return f"{when:%d-%m-%Y %H:%M:%S} {when.tzname() or ''}".strip()
 
 
-def _e(value: object) -> str:
-    return escape(str(value), quote=True)
-
-
 def _reasons(snapshot: Snapshot, view: EntityView) -> str:
     reasons = sorted(
         {
@@ -235,30 +187,27 @@ def _reasons(snapshot: Snapshot, view: EntityView) -> str:
     return ", ".join(reasons)
 
 
-def _link_html(link: LinkView, names: Names, lang: Language) -> str:
-    t = TEXT.words(lang)
+def _link(link: LinkView, names: Names, t: Mapping[str, str]) -> dict[str, str]:
     details = []
     if link.loss_ratio is not None:
         details.append(f"{t['loss']} {link.loss_ratio * 100:.0f}%")
     if link.rtt_median_seconds is not None:
         details.append(f"RTT {link.rtt_median_seconds * 1000:.0f} ms")
-    provider = names.providers.get(link.id, "")
-    state = link.state if link.status != "maintenance" else "maintenance"
-    word = t["s_maintenance"] if state == "maintenance" else t[f"l_{link.state}"]
-    pill_class = "maintenance" if state == "maintenance" else f"l-{link.state}"
-    return (
-        f'<div class="link l-{_e(link.state)}" data-link="{_e(link.id)}" '
-        f'data-state="{_e(link.state)}">'
-        f"<b>{_e(link.name)}</b>"
-        + (f' <span class="muted">{_e(provider)}</span>' if provider else "")
-        + f'<div><span class="pill {pill_class}">{_e(word)}</span> '
-        f'<span class="muted">{_e(" · ".join(details))}</span></div></div>'
-    )
+    maintenance = link.status == "maintenance"
+    return {
+        "id": link.id,
+        "state": link.state,
+        "name": link.name,
+        "provider": names.providers.get(link.id, ""),
+        "pill": "maintenance" if maintenance else f"l-{link.state}",
+        "word": t["s_maintenance"] if maintenance else t[f"l_{link.state}"],
+        "details": " · ".join(details),
+    }
 
 
-def _counter_html(
+def _counter(
     c: CounterView, snapshot: Snapshot, names: Names, lang: Language
-) -> tuple[str, CounterState]:
+) -> dict[str, str | int]:
     t = TEXT.words(lang)
     state = counter_state(c, snapshot.entities)
     title = f"{c.name} — {names.agency(c.site, c.agency)} — {t[state]}"
@@ -267,12 +216,12 @@ def _counter_html(
             entity_label(snapshot.entities[b], lang) for b in c.blocking if b in snapshot.entities
         ]
         title += f" ({t['blocked_by']}: {', '.join(blocking)})"
-    html = (
-        f'<div class="counter {state}" data-number="{c.number}" data-state="{state}" '
-        f'title="{_e(title)}"><span class="num">{c.number}</span>'
-        f'<span class="agency">{_e(names.agency(c.site, c.agency, short=True))}</span></div>'
-    )
-    return html, state
+    return {
+        "number": c.number,
+        "state": state,
+        "title": title,
+        "agency": names.agency(c.site, c.agency, short=True),
+    }
 
 
 def root_causes(view: EntityView, entities: Mapping[str, EntityView]) -> list[str]:
@@ -312,52 +261,93 @@ def group_faults(
     return [(r, affected.get(r.id, [])) for r in roots]
 
 
-def _fault_row(
+def _fault(
     view: EntityView, affected: list[EntityView], snapshot: Snapshot, names: Names, lang: Language
-) -> str:
+) -> dict[str, str | int]:
     t = TEXT.words(lang)
     owner = view.owner or view.team
     shown = ", ".join(entity_label(a, lang) for a in affected[:12])
     if len(affected) > 12:
         shown += ", …"
-    impact = (
-        f'<span title="{_e(shown)}">{len(affected)} {_e(t["s_unreachable"].lower())}</span>'
-        if affected
-        else ""
-    )
-    return (
-        f'<tr data-entity="{_e(view.id)}" data-status="{_e(view.status)}" '
-        f'data-owner="{_e(owner)}" data-affected="{len(affected)}">'
-        f"<td>{_e(entity_label(view, lang))}</td>"
-        f"<td>{_e(t.get('k_' + view.kind, view.kind))}</td>"
-        f'<td><span class="pill {_e(view.status)}">{_e(t["s_" + view.status])}</span></td>'
-        f"<td>{_e(ago(snapshot.taken_at - view.since, lang))}</td>"
-        f"<td><b>{_e(names.team(view.site, owner))}</b></td>"
-        f"<td>{impact}</td>"
-        f'<td class="muted">{_e(_reasons(snapshot, view))}</td></tr>'
-    )
+    return {
+        "id": view.id,
+        "status": view.status,
+        "owner": owner,
+        "affected": len(affected),
+        "affected_names": shown,
+        "label": entity_label(view, lang),
+        "kind": t.get("k_" + view.kind, view.kind),
+        "status_word": t["s_" + view.status],
+        "since": ago(snapshot.taken_at - view.since, lang),
+        "owner_name": names.team(view.site, owner),
+        "reasons": _reasons(snapshot, view),
+    }
 
 
-def _applications_html(
+def _agencies(
     site: str, apps: Iterable[EntityView], names: Names, lang: Language, optional: set[str]
-) -> str:
+) -> list[dict[str, object]]:
     t = TEXT.words(lang)
     by_agency: dict[str, list[EntityView]] = {}
     for a in apps:
         by_agency.setdefault(a.labels.get("agency", ""), []).append(a)
-    boxes = []
-    for agency, items in by_agency.items():
-        rows = "".join(
-            f'<li data-entity="{_e(a.id)}" data-status="{_e(a.status)}"><span>{_e(a.name)}'
-            + (f' <span class="muted">({_e(t["optional"])})</span>' if a.id in optional else "")
-            + f'</span><span class="pill {_e(a.status)}">{_e(t["s_" + a.status])}</span></li>'
-            for a in items
-        )
-        boxes.append(
-            f'<div class="agencybox" data-agency="{_e(agency)}">'
-            f"<h3>{_e(names.agency(site, agency))}</h3><ul>{rows}</ul></div>"
-        )
-    return f'<div class="agencies">{"".join(boxes)}</div>'
+    return [
+        {
+            "id": agency,
+            "name": names.agency(site, agency),
+            "apps": [
+                {
+                    "id": a.id,
+                    "status": a.status,
+                    "name": a.name,
+                    "optional": a.id in optional,
+                    "word": t["s_" + a.status],
+                }
+                for a in items
+            ],
+        }
+        for agency, items in by_agency.items()
+    ]
+
+
+def _site(
+    site: SiteView, snapshot: Snapshot, names: Names, lang: Language, zone: str, optional: set[str]
+) -> dict[str, object]:
+    """What the template shows of one site."""
+    t = TEXT.words(lang)
+    sid = site.site
+    iu = site.internet_up
+    counters = [_counter(c, snapshot, names, lang) for c in snapshot.counters if c.site == sid]
+    groups = group_faults([f for f in snapshot.faults if f.site == sid], snapshot.entities)
+    apps = [e for e in snapshot.entities.values() if e.site == sid and e.kind == "application"]
+    return {
+        "id": sid,
+        "name": names.sites.get(sid, sid),
+        "internet_word": (
+            t["internet_up"] if iu else t["internet_down"] if iu is False else t["internet_unknown"]
+        ),
+        "internet_class": "up" if iu else "down" if iu is False else "unknown",
+        "updated": _local_time(snapshot.taken_at, names.zones.get(sid, zone)),
+        "links": [_link(x, names, t) for x in snapshot.links if x.site == sid],
+        "counters": counters,
+        "totals": [(s, sum(1 for c in counters if c["state"] == s)) for s in TEXT_STATES],
+        "fault_count": len(groups),
+        "faults": [
+            _fault(f, affected, snapshot, names, lang) for f, affected in groups[:MAX_FAULT_ROWS]
+        ],
+        "more": max(0, len(groups) - MAX_FAULT_ROWS),
+        "agencies": _agencies(sid, apps, names, lang, optional),
+    }
+
+
+@functools.cache
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("monitor.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    return env.get_template("statuspage.html.j2")
 
 
 def render_page(
@@ -379,82 +369,16 @@ def render_page(
     other: Language = "en" if lang == "id" else "id"
     site_ids = [s.site for s in snapshot.sites] or list(names.sites)
     first_zone = names.zones.get(site_ids[0], "Asia/Makassar") if site_ids else "Asia/Makassar"
-    out: list[str] = [
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta http-equiv="refresh" content="{int(refresh_seconds)}">'
-        f"<title>{_e(t['title'])} — {_e(', '.join(names.sites.get(s, s) for s in site_ids))}"
-        f"</title><style>{_CSS}</style></head><body>"
-    ]
-    if not reload_ok:
-        out.append(f'<p class="banner" id="reload-failed">{_e(t["reload_failed"])}</p>')
-    for site in snapshot.sites or ():
-        sid = site.site
-        zone = names.zones.get(sid, first_zone)
-        iu = site.internet_up
-        iu_word = (
-            t["internet_up"] if iu else t["internet_down"] if iu is False else t["internet_unknown"]
-        )
-        iu_class = "up" if iu else "down" if iu is False else "unknown"
-        out.append(
-            f'<section class="site" data-site="{_e(sid)}"><header>'
-            f"<h1>{_e(names.sites.get(sid, sid))}</h1>"
-            f'<span>{_e(t["internet"])}: <span class="pill {iu_class}" id="internet">'
-            f"{_e(iu_word)}</span></span>"
-            f'<span class="muted">{_e(t["updated"])} {_e(_local_time(snapshot.taken_at, zone))}'
-            f'</span><a href="?lang={other}">{_e(t["other_lang"])}</a></header>'
-        )
-        links = [x for x in snapshot.links if x.site == sid]
-        if links:
-            out.append(
-                f'<h2>{_e(t["uplinks"])}</h2><div class="links" id="uplinks">'
-                + "".join(_link_html(x, names, lang) for x in links)
-                + "</div>"
-            )
-        counters = [c for c in snapshot.counters if c.site == sid]
-        if counters:
-            tiles = [_counter_html(c, snapshot, names, lang) for c in counters]
-            totals = {s: sum(1 for _, st in tiles if st == s) for s in TEXT_STATES}
-            legend = "".join(
-                f'<span><i class="{s}"></i>{_e(t[s])} ({totals[s]})</span>' for s in TEXT_STATES
-            )
-            out.append(
-                f"<h2>{_e(t['counters'])} ({len(counters)})</h2>"
-                f'<div class="legend">{legend}</div>'
-                f'<div class="grid" id="counters">{"".join(h for h, _ in tiles)}</div>'
-            )
-        faults = [f for f in snapshot.faults if f.site == sid]
-        groups = group_faults(faults, snapshot.entities)
-        out.append(f"<h2>{_e(t['faults'])} ({len(groups)})</h2>")
-        if groups:
-            head = "".join(
-                f"<th>{_e(t[k])}</th>"
-                for k in ("what", "kind", "status", "since", "team", "affected", "reason")
-            )
-            rows = "".join(
-                _fault_row(f, affected, snapshot, names, lang)
-                for f, affected in groups[:MAX_FAULT_ROWS]
-            )
-            if len(groups) > MAX_FAULT_ROWS:
-                more = len(groups) - MAX_FAULT_ROWS
-                rows += f'<tr><td colspan="7" class="muted">+{more} {_e(t["more"])}</td></tr>'
-            out.append(
-                f'<table id="faults"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
-            )
-        else:
-            out.append(f'<p id="faults" class="muted">{_e(t["no_faults"])}</p>')
-        apps = [e for e in snapshot.entities.values() if e.site == sid and e.kind == "application"]
-        if apps:
-            out.append(
-                f"<h2>{_e(t['applications'])}</h2>"
-                + _applications_html(sid, apps, names, lang, optional)
-            )
-        out.append("</section>")
-    out.append(
-        f'<footer>mpp-monitor {_e(__version__)} · <a href="/api/v1/status">/api/v1/status</a>'
-        ' · <a href="/metrics">/metrics</a></footer></body></html>'
+    return _template().render(
+        lang=lang,
+        t=t,
+        refresh=int(refresh_seconds),
+        title_sites=", ".join(names.sites.get(s, s) for s in site_ids),
+        reload_ok=reload_ok,
+        other=other,
+        sites=[_site(x, snapshot, names, lang, first_zone, optional) for x in snapshot.sites],
+        version=__version__,
     )
-    return "".join(out)
 
 
 TEXT_STATES: tuple[CounterState, ...] = ("serving", "not_serving", "maintenance", "unknown")

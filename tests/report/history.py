@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tests.dashboards.promserver import PromServer, start_prometheus
+from tests.report.building import Building
 from tests.report.synthetic import Month
 
 PROMTOOL = "promtool"
@@ -16,7 +17,7 @@ PROMTOOL = "promtool"
 MAX_BLOCK = "--max-block-duration=2000h"
 
 
-def backfill(month: Month, workdir: Path) -> Path:
+def backfill(month: Month | Building, workdir: Path) -> Path:
     """Write the month as OpenMetrics and turn it into TSDB blocks; return the data dir."""
     text = workdir / "history.om"
     with text.open("w", encoding="utf-8") as f:

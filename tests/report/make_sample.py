@@ -1,11 +1,14 @@
-"""Regenerate the committed sample report, examples/report-2026-02/, from the synthetic month.
+"""Regenerate the committed sample report, examples/report-2026-02/: the whole Paser building.
 
-    .venv/bin/python -m tests.report.make_sample [--step 15] [--out examples/report-2026-02]
+    .venv/bin/python -m tests.report.make_sample [--step 300] [--out examples/report-2026-02]
 
-Builds the known-truth month of tests/report/synthetic.py at 15 s (as mpp-monitor scrapes),
-backfills it with promtool, serves it with the real prometheus binary on loopback, and runs
-the report in Bahasa Indonesia (HTML + CSV) and in English (HTML). The output is the same on
-every run: the generation time and the data source shown are fixed.
+Builds a synthetic January and February 2026 for examples/mpp-paser.yaml (44 counters, 183
+entities: tests/report/building.py), backfills it with promtool, serves it with the real
+prometheus binary on loopback, and runs the report for February (compared with January) in
+Bahasa Indonesia (HTML, CSV, xlsx) and in English (HTML). The output is the same on every
+run: the history is seeded, and the generation time and the data source shown are fixed.
+A sample every 5 minutes keeps the backfill small (3.9 million samples, about a minute);
+the figures are computed at the step the history was written with.
 """
 
 from __future__ import annotations
@@ -18,28 +21,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from monitor.inventory import load_plan
 from monitor.report import make_report, render_html, write_report
+from tests.report.building import building
 from tests.report.history import backfill, serve_history
-from tests.report.synthetic import SITE_YAML, WITA, Month
+from tests.report.synthetic import WITA
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERATED = dt.datetime(2026, 3, 2, 8, 0, tzinfo=WITA).timestamp()
-SOURCE = "Prometheus (data sintetis: tests/report/synthetic.py)"
+SOURCE = "Prometheus (data sintetis: tests/report/building.py)"
 
 
 def main() -> int:
-    """Build the month, load it into Prometheus, write the sample report."""
+    """Build the two months, load them into Prometheus, write the sample report."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--step", type=int, default=15, help="seconds between samples (15)")
+    ap.add_argument("--step", type=int, default=300, help="seconds between samples (300)")
     ap.add_argument("--out", type=Path, default=ROOT / "examples" / "report-2026-02")
     args = ap.parse_args()
-    plan = load_plan(SITE_YAML)
-    site = plan.site("paser")
     t0 = time.monotonic()
-    month = Month(args.step)
+    history = building(args.step)
+    plan, site = history.plan, history.site
     with tempfile.TemporaryDirectory(prefix="mpp-sample-") as tmp:
-        data = backfill(month, Path(tmp))
+        data = backfill(history, Path(tmp))
         t1 = time.monotonic()
         with serve_history(data, args.step) as prom:
             report = asyncio.run(
@@ -49,7 +51,7 @@ def main() -> int:
     report.source = SOURCE
     for old in args.out.glob("*"):
         old.unlink()
-    written = write_report(report, args.out, ("html", "csv"), "id")
+    written = write_report(report, args.out, ("html", "csv", "xlsx"), "id")
     english = args.out / f"report-{site.id}-{report.month}.en.html"
     english.write_text(render_html(report, "en"), encoding="utf-8")
     for path in [*written, english]:

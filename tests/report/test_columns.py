@@ -31,13 +31,14 @@ FILES = {
     "incidents.csv": c.INCIDENTS,
     "teams.csv": c.TEAMS,
     "daily.csv": c.DAILY,
+    "providers.csv": c.PROVIDERS,
 }
 
 
 def test_every_table_is_found() -> None:
     assert set(TABLES) >= {"ROW_COLUMNS", "AGENCIES", "APPLICATIONS", "COUNTERS", "LINKS",
-                           "DEVICES", "WORST", "ATTRIBUTION", "INCIDENTS", "TEAMS", "DAILY",
-                           "MAINTENANCE", "GAPS", "CLOSED"}  # fmt: skip
+                           "INFRA", "WORST", "ATTRIBUTION", "INCIDENTS", "TEAMS", "DAILY",
+                           "MAINTENANCE", "GAPS", "CLOSED", "PROVIDERS", "OUTAGES"}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", sorted(TABLES))
@@ -64,7 +65,15 @@ def test_csv_files_and_html_tables_have_the_declared_columns() -> None:
         assert header == [col.name for col in FILES[file] if col.csv is not None], file
     for code in LANGUAGES:
         page, lang = render_html(report, code), Lang(code)
-        for name in ("AGENCIES", "APPLICATIONS", "COUNTERS", "LINKS", "DEVICES", "TEAMS"):
+        for name in (
+            "AGENCIES",
+            "APPLICATIONS",
+            "COUNTERS",
+            "LINKS",
+            "INFRA",
+            "TEAMS",
+            "PROVIDERS",
+        ):
             cells = "".join(
                 f"<th{' class=n' if col.num else ''}>{escape(lang.t(col.head))}</th>"
                 for col in TABLES[name]

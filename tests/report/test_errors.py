@@ -105,8 +105,8 @@ def test_bad_format_is_a_usage_error(capsys: pytest.CaptureFixture[str], tmp_pat
                 "--out",
                 str(tmp_path),
                 "--format",
-                "pdf",
+                "html,docx",
             ]
         )
     assert exc.value.code == 2
-    assert "invalid format 'pdf'" in capsys.readouterr().err
+    assert "invalid format 'docx': use html, csv, pdf, xlsx" in capsys.readouterr().err

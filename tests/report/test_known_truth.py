@@ -29,6 +29,7 @@ from tests.report.synthetic import (
     is_service,
     pc,
 )
+from tests.report.test_xlsx import assert_equal
 
 pytestmark = pytest.mark.slow
 
@@ -136,6 +137,20 @@ def test_internet_and_all_counters_match_the_truth(month: Month, rows: dict) -> 
     )
 
 
+def test_each_uplink_against_its_sla(month: Month, out: Path) -> None:
+    providers = {r["link"]: r for r in read_csv(out / "providers.csv")}
+    assert list(providers) == ["telkom", "iconplus"]  # inventory order
+    for thing, sla in ((TELKOM, 99.5), (ICONPLUS, 99.0)):
+        truth, row = month.truth_entity(thing), providers[thing.link]
+        assert float(row["sla_pct"]) == sla
+        assert float(row["availability_pct"]) == pytest.approx(truth.availability(), abs=TOLERANCE)
+        assert row["sla_met"] == ("yes" if truth.availability() >= sla else "no")
+        downs = [x for x in expected_incidents() if x[0] == thing.id and x[1] == "down"]
+        assert int(row["outages"]) == len(downs), thing.id
+        down = truth.known - truth.up  # a link is only ever up or down when known
+        assert float(row["down_service_minutes"]) == pytest.approx(down / 60, abs=0.02)
+
+
 def test_night_holiday_and_maintenance_outages_do_not_count(rows: dict) -> None:
     # SIAK was down at night (E3) and inside its maintenance window (E5): only the last
     # 15 minutes of Friday 27 (E16) count. Counter 3's PC was down on a holiday (E4).
@@ -158,7 +173,7 @@ def test_unreachable_time_is_charged_to_kominfo(out: Path) -> None:
     # counter 1: E6 (uplinks) and E10 (switch) are kominfo's
     assert charged[("counter/1", "cannot_serve", "kominfo")] == pytest.approx(80 / 60, abs=1e-3)
     html = (out / "report-paser-2026-02.html").read_text(encoding="utf-8")
-    assert "tak terjangkau dibebankan ke kominfo" in html
+    assert "tak terjangkau dibebankan ke Diskominfo Kabupaten Paser" in html
 
 
 def test_every_incident_is_listed_with_its_owner(out: Path) -> None:
@@ -199,4 +214,18 @@ def test_english_report(prometheus: PromServer, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["report-paser-2026-02.html"]
     html = (tmp_path / "report-paser-2026-02.html").read_text(encoding="utf-8")
     assert "Service Availability Report" in html and "February 2026" in html
-    assert "unreachable charged to kominfo" in html
+    assert "unreachable charged to Diskominfo Kabupaten Paser" in html
+
+
+def test_pdf_and_xlsx_from_the_command(prometheus: PromServer, tmp_path: Path) -> None:
+    assert run_report(prometheus, tmp_path, "--format", "html,csv,pdf,xlsx") == 0
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"report-paser-2026-02.pdf", "report-paser-2026-02.xlsx", "providers.csv"} <= names
+    assert (tmp_path / "report-paser-2026-02.pdf").read_bytes().startswith(b"%PDF-")
+    files = {
+        n: (tmp_path / n).read_text(encoding="utf-8") for n in sorted(names) if n.endswith(".csv")
+    }
+    order = ["availability", "attribution", "incidents", "teams", "daily", "providers"]
+    assert_equal(
+        tmp_path / "report-paser-2026-02.xlsx", {f"{n}.csv": files[f"{n}.csv"] for n in order}
+    )

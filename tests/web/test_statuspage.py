@@ -176,3 +176,12 @@ def test_maintenance_windows_from_the_inventory() -> None:
     assert not check("demo/link/isp-b", at(2026, 3, 8, 22, 30))
     assert not check("demo/link/isp-a", at(2026, 3, 7, 22, 30))
     assert check("demo/device/gerai-43-pc", at(2026, 3, 8, 3, 0))  # the demo's own window
+
+
+def test_the_page_comes_from_an_autoescaping_jinja2_template() -> None:
+    from monitor.web import statuspage
+
+    template = statuspage._template()
+    assert template.environment.autoescape is True
+    assert template.filename is not None and template.filename.endswith("statuspage.html.j2")
+    assert {"statuspage.html.j2", "statuspage.css"} <= set(template.environment.list_templates())
