@@ -25,20 +25,26 @@ def find_browser(name: str | None = None) -> str:
     raise PdfError(f"cannot make the PDF: {wanted} not found (Debian: apt-get install chromium)")
 
 
+HEADLESS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
+"""Chromium offline and quiet: no first-run, sync, update or background traffic."""
+
+
 def command(browser: str, source: Path, out: Path, profile: Path) -> list[str]:
     """The Chromium command line that prints source to out."""
+    # the page is our own escaped HTML with no script and no external asset. (Turning
+    # scripts off with --blink-settings=scriptEnabled=false makes Chromium 156 exit 0
+    # without writing the PDF.)
     return [
         browser,
-        "--headless",
-        # the page is our own escaped HTML with no script and no external asset. (Turning
-        # scripts off with --blink-settings=scriptEnabled=false makes Chromium 156 exit 0
-        # without writing the PDF.)
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+        *HEADLESS,
         f"--user-data-dir={profile}",
         "--no-pdf-header-footer",
         f"--print-to-pdf={out}",

@@ -11,21 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from monitor.report.pdf import HEADLESS
+
 from .helpers import DEMO, Http, Proc, free_port, monitor_cmd, poll, start_monitor
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-quic",
-]
+ARGS = [*HEADLESS, "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
