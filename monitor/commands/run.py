@@ -8,11 +8,11 @@ import gc
 import logging
 import os
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitor import logs
 from monitor.inventory import ConfigError, load_plan
 from monitor.notify.notifier import NotifierSettings
 from monitor.notify.outbox import Outbox, OutboxError
@@ -79,6 +79,13 @@ def add_service_arguments(parser: argparse.ArgumentParser, listen: str, serves: 
         default="info",
         choices=("debug", "info", "warning", "error"),
         help="log verbosity (default info)",
+    )
+    parser.add_argument(
+        "--log-format",
+        default="auto",
+        choices=logs.FORMATS,
+        help="text (with time), journal (no time: journald adds it), json (one object per "
+        "line); auto: journal under systemd, else text (default auto)",
     )
 
 
@@ -276,9 +283,9 @@ async def until_stopped(name: str, serving: Awaitable[object]) -> int:
     try:
         await serving
     except StartupError as exc:
-        print(f"{name}: {exc}", file=sys.stderr)
+        logs.say(f"{name}: {exc}")
         return 1
-    print(f"{name}: stopped", file=sys.stderr, flush=True)
+    logs.say(f"{name}: stopped", logging.INFO)
     return 0
 
 
@@ -286,10 +293,7 @@ def run_service(
     args: argparse.Namespace, main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 ) -> int:
     """Log as ``--log-level`` says and run ``main(args)`` in a new event loop."""
-    logging.basicConfig(
-        level=getattr(logging, args.log_level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(args.log_level, args.log_format)
     return asyncio.run(main(args))
 
 
@@ -322,7 +326,7 @@ def read_startup(args: argparse.Namespace) -> tuple[tuple[str, int], Plan, WebCo
     try:
         return parse_listen(args.listen), load_plan(args.config), load_web_config(args.web_config)
     except (ConfigError, ListenError) as exc:
-        print(exc, file=sys.stderr)
+        logs.say(str(exc))
         return None
 
 
