@@ -20,6 +20,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("demo", "monitor.commands.demo"),
     ("render", "monitor.commands.render"),
     ("report", "monitor.commands.report"),
+    ("install", "monitor.commands.install"),
 )
 
 

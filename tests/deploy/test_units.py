@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-UNITS = sorted((ROOT / "deploy").glob("*.service"))
+UNITS = sorted([*(ROOT / "deploy").glob("*.service"), *(ROOT / "deploy").glob("*.timer")])
+SERVICES = [u for u in UNITS if u.suffix == ".service"]
+# The two that run all the time (as a dynamic user); the refresh runs as root, monthly.
+DAEMONS = [u for u in SERVICES if "refresh" not in u.name]
 INSTALLED = "/usr/local/bin/mpp-monitor"
 
 pytestmark = pytest.mark.skipif(
@@ -33,7 +36,7 @@ def staged(unit: Path, into: Path) -> Path:
     /usr/local/bin entry point does not, so the copy names the real one instead.
     """
     text = unit.read_text()
-    assert INSTALLED in text, f"{unit.name} does not run {INSTALLED}"
+    assert INSTALLED in text or unit.suffix == ".timer", f"{unit.name} does not run {INSTALLED}"
     out = into / unit.name
     out.write_text(text.replace(INSTALLED, ours()))
     return out
@@ -46,8 +49,13 @@ def parsed(unit: Path) -> configparser.RawConfigParser:
     return parser
 
 
-def test_there_are_units_for_the_monitor_and_the_notifier() -> None:
-    assert [u.name for u in UNITS] == ["mpp-monitor-notify.service", "mpp-monitor.service"]
+def test_there_are_units_for_the_monitor_the_notifier_and_the_refresh() -> None:
+    assert [u.name for u in UNITS] == [
+        "mpp-monitor-notify.service",
+        "mpp-monitor-refresh.service",
+        "mpp-monitor-refresh.timer",
+        "mpp-monitor.service",
+    ]
 
 
 @pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
@@ -65,7 +73,7 @@ def test_systemd_analyze_verify_says_nothing(unit: Path, tmp_path: Path) -> None
     assert (done.stdout + done.stderr).strip() == ""
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", DAEMONS, ids=lambda u: u.name)
 def test_the_hardening_is_there(unit: Path) -> None:
     service = parsed(unit)["Service"]
     # Only the prober needs raw sockets (ICMP); the notifier gets no capability at all.
@@ -79,7 +87,7 @@ def test_the_hardening_is_there(unit: Path) -> None:
     assert service["StateDirectory"].startswith("mpp-monitor")
 
 
-@pytest.mark.parametrize("unit", UNITS, ids=lambda u: u.name)
+@pytest.mark.parametrize("unit", SERVICES, ids=lambda u: u.name)
 def test_security_exposure_is_low(unit: Path, tmp_path: Path) -> None:
     copy = staged(unit, tmp_path)
     done = subprocess.run(
