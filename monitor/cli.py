@@ -16,6 +16,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("probe", "monitor.commands.probe"),
     ("run", "monitor.commands.run"),
     ("notify", "monitor.commands.notify"),
+    ("notify-test", "monitor.commands.notify_test"),
     ("simulate", "monitor.commands.simulate"),
     ("demo", "monitor.commands.demo"),
     ("render", "monitor.commands.render"),
