@@ -29,7 +29,10 @@ import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
+
+import icmplib
+import icmplib.sockets
 
 Mode = Literal["raw", "dgram"]
 EchoKind = Literal["reply", "unreachable", "error"]
@@ -81,6 +84,11 @@ _UNREACHABLE_ERRNOS = {
 
 DEFAULT_MAX_IN_FLIGHT = 8192  # echoes awaiting a reply per socket (sequence space is 65,536)
 _READ_BATCH = 256  # packets read per wake-up before yielding to other callbacks
+# Bytes read per packet: the parsers look at most at 60 (IPv4 header with options) + 8 (ICMP)
+# + 60 + 8 (the quoted packet of an error); the rest of a longer packet is dropped by the
+# kernel. Reading 65,535 allocated that much per packet: 1.5 us more per reply (bench/
+# icmplib_pieces.py, docs/icmp.md).
+_READ_SIZE = 512
 
 _idents_in_use: set[int] = set()  # raw identifiers of this process's open sockets
 
@@ -175,12 +183,12 @@ def echo_request(family: int, ident: int, seq: int, payload: bytes) -> bytes:
     return struct.pack("!BBHHH", ICMP_ECHO_REQUEST, 0, csum, ident, seq) + payload
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """One received ICMP message that concerns an echo request.
 
     For a reply, ``dest`` is the address it came from; for an error, ``dest`` is the
     destination of the original packet it quotes and ``sender`` the router that sent it.
+    (A tuple: built once per packet received, 4x cheaper than a frozen dataclass.)
     """
 
     kind: Literal["reply", "error"]
@@ -323,21 +331,44 @@ class _Entry:
     future: asyncio.Future[Echo]
 
 
-def open_socket(family: int, mode: Mode, source: str | None) -> socket.socket:
-    """Open, configure and bind a non-blocking ICMP socket (raises SocketSetupError)."""
-    proto = socket.IPPROTO_ICMPV6 if family == socket.AF_INET6 else socket.IPPROTO_ICMP
-    kind = socket.SOCK_RAW if mode == "raw" else socket.SOCK_DGRAM
+def _icmplib_errno(exc: BaseException) -> int | None:
+    """The errno behind an icmplib error (icmplib raises its own from the OSError)."""
+    inner = exc.__context__
+    return inner.errno if isinstance(inner, OSError) else None
+
+
+def open_socket(family: int, mode: Mode, source: str | None) -> icmplib.sockets.ICMPSocket:
+    """Open, configure and bind a non-blocking ICMP socket (raises SocketSetupError).
+
+    The socket is icmplib's (``ICMPv4Socket``/``ICMPv6Socket``: ``privileged`` is raw, else a
+    datagram "ping socket"; it binds ``source`` and names permission and address failures);
+    this module then reads and writes its ``sock`` directly: icmplib's per-packet ``send`` and
+    ``receive`` cost 3-10x ours and cannot share one socket (docs/icmp.md, "icmplib").
+    Keep the returned object: icmplib closes the socket when it is collected.
+    """
+    fam = "IPv6" if family == socket.AF_INET6 else "IPv4"
+    kind = icmplib.ICMPv6Socket if family == socket.AF_INET6 else icmplib.ICMPv4Socket
     try:
-        sock = socket.socket(family, kind, proto)
-    except PermissionError as exc:
+        opened = kind(address=source, privileged=mode == "raw")
+    except icmplib.SocketPermissionError:
+        raise SocketSetupError("permission", f"cannot open a {mode} ICMP socket") from None
+    except icmplib.SocketAddressError:
         raise SocketSetupError(
-            "permission", f"cannot open a {mode} ICMP socket: {exc.strerror}"
+            "source", f"cannot bind source address {source}: address not available"
         ) from None
-    except OSError as exc:
-        if exc.errno in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
-            fam = "IPv6" if family == socket.AF_INET6 else "IPv4"
-            raise SocketSetupError("family", f"{fam} is not available: {exc.strerror}") from None
-        raise SocketSetupError("permission", f"cannot open ICMP socket: {exc.strerror}") from None
+    except icmplib.ICMPSocketError as exc:
+        code = _icmplib_errno(exc)
+        if code in (errno.EAFNOSUPPORT, errno.EPROTONOSUPPORT):
+            raise SocketSetupError("family", f"{fam} is not available: {exc}") from None
+        bad_name = isinstance(exc.__context__, socket.gaierror)
+        if source is not None and (code == errno.EINVAL or bad_name):  # other family, garbage
+            raise SocketSetupError(
+                "source", f"cannot bind source address {source}: {exc}"
+            ) from None
+        raise SocketSetupError("permission", f"cannot open ICMP socket: {exc}") from None
+    except (OSError, ValueError) as exc:  # a malformed source address
+        raise SocketSetupError("source", f"cannot bind source address {source}: {exc}") from None
+    sock = opened.sock
     try:
         sock.setblocking(False)
         if mode == "raw" and family == socket.AF_INET:
@@ -356,19 +387,16 @@ def open_socket(family: int, mode: Mode, source: str | None) -> socket.socket:
                 else (socket.SOL_IP, IP_RECVERR)
             )
             sock.setsockopt(level, opt, 1)
-        if source is not None or mode == "dgram":
+        if source is None and mode == "dgram":
             # a datagram socket gets its identifier (port) when bound
-            host = source if source is not None else ("::" if family == socket.AF_INET6 else "")
-            try:
-                sock.bind((host, 0))
-            except OSError as exc:
-                raise SocketSetupError(
-                    "source", f"cannot bind source address {source}: {exc.strerror}"
-                ) from None
+            sock.bind(("::" if family == socket.AF_INET6 else "", 0))
+    except OSError as exc:
+        opened.close()
+        raise SocketSetupError("permission", f"cannot set up ICMP socket: {exc.strerror}") from None
     except BaseException:
-        sock.close()
+        opened.close()
         raise
-    return sock
+    return opened
 
 
 class Pinger:
@@ -395,7 +423,13 @@ class Pinger:
         self.source = source
         self.clock = clock
         self.loop = asyncio.get_running_loop()
-        self.sock = sock if sock is not None else open_socket(family, mode, source)
+        # icmplib's socket object owns the socket (it closes it when collected): keep it.
+        self._opened: icmplib.sockets.ICMPSocket | None = None
+        if sock is None:
+            self._opened = open_socket(family, mode, source)
+            sock = self._opened.sock
+        assert sock is not None
+        self.sock: socket.socket = sock
         if mode == "dgram":
             bound = self.sock.getsockname()
             self.ident = int(bound[1]) if isinstance(bound, tuple) and len(bound) > 1 else 0
@@ -509,7 +543,7 @@ class Pinger:
     def _on_readable(self) -> None:
         for _ in range(_READ_BATCH):
             try:
-                data, address = self.sock.recvfrom(65535)
+                data, address = self.sock.recvfrom(_READ_SIZE)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
