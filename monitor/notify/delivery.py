@@ -18,6 +18,7 @@ import aiohttp
 from monitor.notify.channels import (
     DeliveredChannel,
     DeliveryError,
+    EmailChannel,
     FonnteChannel,
     SmsChannel,
     TelegramChannel,
@@ -66,9 +67,11 @@ async def deliver(
     text: str,
     payload: MutableMapping[str, Any],
 ) -> None:
-    """Send one message by the channel's way: the local SMS gateway, or an HTTP gateway."""
+    """Send one message by the channel's way: the local SMS gateway, SMTP, or an HTTP gateway."""
     if isinstance(channel, SmsChannel):
         await channel.inject(text, payload)
+    elif isinstance(channel, EmailChannel):
+        await channel.send_mail(text, payload)
     else:
         await send(session, channel, text, payload)
 

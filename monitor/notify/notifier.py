@@ -66,7 +66,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from monitor.i18n import Language
-from monitor.notify.channels import DeliveredChannel, DeliveryError, EmailChannel, channel_names
+from monitor.notify.channels import DeliveredChannel, DeliveryError, channel_names
 from monitor.notify.delivery import deliver
 from monitor.notify.messages import AlertGroup, Formatter, WebhookAlert, filter_alerts
 from monitor.notify.outbox import NewMessage, Outbox, Stored
@@ -242,11 +242,7 @@ class Notifier:
         targets: dict[TeamKey, list[_Target]] = {}
         for key, channels in routing.channels.items():
             names = channel_names(channels)
-            targets[key] = [
-                _Target(name, ch)
-                for name, ch in zip(names, channels, strict=True)
-                if not isinstance(ch, EmailChannel)  # Alertmanager delivers e-mail itself
-            ]
+            targets[key] = [_Target(name, ch) for name, ch in zip(names, channels, strict=True)]
         self._targets = targets
         self._network_teams = dict(routing.network_teams)
         self._formatter = Formatter(

@@ -62,6 +62,24 @@ _MONTHS = [
 WATCHDOG = "MppWatchdog"
 MONITOR_ALERTS = ("MppMonitorDown", "MppMonitorAbsent", "MppNotifierDown")
 
+# Alerts about the monitor itself are the only ones Alertmanager mails directly (the notifier
+# may be the thing that is down): Indonesian subject and text, English below, from the rules'
+# own annotations.
+MONITOR_MAIL_SUBJECT = (
+    '[mpp-monitor] {{ if eq .Status "firing" }}KRITIS{{ else }}PULIH{{ end }}: '
+    "{{ .CommonAnnotations.summary }}"
+)
+MONITOR_MAIL_TEXT = (
+    "{{ range .Alerts }}"
+    '{{ if eq .Status "firing" }}GANGGUAN{{ else }}PULIH{{ end }}: {{ .Annotations.summary }}\n'
+    "{{ .Annotations.description }}\n"
+    'Sejak: {{ .StartsAt.Format "2006-01-02 15:04 MST" }}\n'
+    "Panduan: {{ .Annotations.runbook_url }}\n\n"
+    "({{ .Annotations.summary_en }})\n\n"
+    "{{ end }}"
+)
+MONITOR_MAIL_HTML = "<pre>" + MONITOR_MAIL_TEXT + "</pre>"
+
 _SITE_OFFLINE_SILENCES = (
     "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow|MppCounterCannotServe"
 )
@@ -132,8 +150,9 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     team = next(t for t in site.teams if t.id == team_id)
     base = opts.notifier_url.rstrip("/")
     rec: dict[str, Any] = {"name": f"{site.id}-{team.id}"}
-    deliver_via_notifier = any(not isinstance(c, EmailChannel) for c in team.channels)
-    if deliver_via_notifier:
+    # Every channel, e-mail included, is delivered by the notifier (one message text, the
+    # channel's severities, the durable outbox): Alertmanager only calls the webhook.
+    if team.channels:
         rec["webhook_configs"] = [
             {
                 "url": base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}",
@@ -141,9 +160,6 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
                 "max_alerts": 50,
             }
         ]
-    emails = [", ".join(c.to) for c in team.channels if isinstance(c, EmailChannel)]
-    if emails:
-        rec["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
     return rec
 
 
@@ -182,8 +198,12 @@ def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dic
     emails = [
         ", ".join(c.to) for c in (team.channels if team else []) if isinstance(c, EmailChannel)
     ]
-    if emails:
-        receiver["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
+    if emails:  # the path that does not need our process: Alertmanager mails it itself
+        receiver["email_configs"] = [
+            {"to": to, "send_resolved": True, "headers": {"Subject": MONITOR_MAIL_SUBJECT},
+             "text": MONITOR_MAIL_TEXT, "html": MONITOR_MAIL_HTML}
+            for to in emails
+        ]  # fmt: skip
     route = {
         "matchers": [f'site="{site.id}"', f'alertname=~"{"|".join(MONITOR_ALERTS)}"'],
         "receiver": name,

@@ -12,8 +12,9 @@ Common fields (``base.BaseChannel``): ``name`` (the channel's id within its team
 
 Kinds: ``telegram``, ``waha``, ``fonnte``, ``webhook`` (delivered by the notifier over HTTP,
 each with ``request()`` and ``refusal()``), ``sms`` (delivered by the notifier through the local
-gammu-smsd, ``inject()``: no internet needed) and ``email`` (rendered into Alertmanager's
-``email_configs``). See each module for its fields and wire format.
+gammu-smsd, ``inject()``: no internet needed) and ``email`` (sent by the notifier over SMTP,
+``send_mail()``: the same message text, subject its first line). See each module for its
+fields and wire format.
 """
 
 from __future__ import annotations
@@ -66,7 +67,9 @@ Channel = Annotated[
     TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | EmailChannel | SmsChannel,
     Field(discriminator="kind"),
 ]
-DeliveredChannel = TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | SmsChannel
+DeliveredChannel = (
+    TelegramChannel | WahaChannel | FonnteChannel | WebhookChannel | SmsChannel | EmailChannel
+)
 
 _ADAPTER: TypeAdapter[Channel] = TypeAdapter(Channel)
 

@@ -98,4 +98,4 @@ class BaseChannel(Strict):
 
 
 # every field that may hold a secret, across kinds
-_SECRET_FIELDS = frozenset({"token", "api_key"})
+_SECRET_FIELDS = frozenset({"token", "api_key", "password"})
