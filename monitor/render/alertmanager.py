@@ -3,7 +3,8 @@
 A switch or router that fails makes what hangs off it ``unreachable`` in the monitor's state
 (not ``down``), and alerts fire only on ``down``: so dependency silencing is done before
 Alertmanager, per entity, rather than by a site-wide inhibition that would also silence
-counters on other switches. ``MppSiteOffline`` inhibits the internet-dependent alerts.
+counters on other switches. ``MppSiteOffline`` inhibits only the alerts of what is reached
+over the internet (``via="internet"``): local and VPN-reached applications still notify.
 
 Routing: one route per (site, team) matching the ``site`` and ``team`` labels the alert rules
 carry; critical alerts always notify; warning/info notify only inside the site's service
@@ -29,6 +30,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from monitor.inventory.expand import VIA_INTERNET
 from monitor.inventory.model import Inventory, Site
 from monitor.notify.channels import EmailChannel
 from monitor.notify.webhook import WEBHOOK_PATH
@@ -58,13 +60,15 @@ _MONTHS = [
     "december",
 ]
 
-# Alerts silenced while their site is offline (no uplink at all): what depends on internet.
 WATCHDOG = "MppWatchdog"
 MONITOR_ALERTS = ("MppMonitorDown", "MppMonitorAbsent", "MppNotifierDown")
 
-_SITE_OFFLINE_SILENCES = (
-    "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow|MppCounterCannotServe"
-)
+# Alerts held back while their site is offline (no internet uplink): only those the outage
+# explains, i.e. links and applications reached over the internet (``via="internet"``, a
+# label of the entity series). Local applications (``via="local"``), applications and
+# links of their own line (a VPN: ``via`` is the link id) and counters (``down`` is always
+# the agency's own cause) still notify.
+_SITE_OFFLINE_SILENCES = "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow"
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,10 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
             {
                 # no uplink at all: one "site offline" page to Kominfo, not one per agency
                 "source_matchers": ['alertname="MppSiteOffline"'],
-                "target_matchers": [f'alertname=~"{_SITE_OFFLINE_SILENCES}"'],
+                "target_matchers": [
+                    f'alertname=~"{_SITE_OFFLINE_SILENCES}"',
+                    f'via="{VIA_INTERNET}"',
+                ],
                 "equal": ["site"],
             },
             {
