@@ -46,6 +46,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="external dead man's switch receiver for MppWatchdog (re-sent every minute)",
     )
     am.add_argument("--heartbeat-interval", default="1m", help="(default %(default)s)")
+    am.add_argument(
+        "--unknown-team",
+        default="",
+        metavar="TEAM",
+        help="team receiving alerts whose team label is not in the inventory "
+        "(default: each site's network team)",
+    )
     am.add_argument("--group-wait", default="30s")
     am.add_argument("--group-interval", default="5m")
     am.add_argument("--repeat-interval", default="4h")
@@ -116,7 +123,16 @@ def run(args: argparse.Namespace) -> int:
             holiday_years=years,
             heartbeat_url=args.heartbeat_url,
             heartbeat_interval=args.heartbeat_interval,
+            unknown_team=args.unknown_team,
         )
+        if args.unknown_team and not any(
+            t.id == args.unknown_team for s in inv.sites for t in s.teams
+        ):
+            print(
+                f"mpp-monitor: --unknown-team {args.unknown_team!r}: no such team in the inventory",
+                file=sys.stderr,
+            )
+            return 2
         text = render_alertmanager(inv, opts)
     else:
         text = render_prometheus(

@@ -12,6 +12,11 @@ hours and never on closed days (configurable with ``off_hours``). Receivers deli
 the monitor's own notifier webhook (Indonesian messages, WhatsApp/Telegram gateways with
 tokens from the environment), or Alertmanager's e-mail where a team has an e-mail channel.
 
+An alert whose ``team`` names no team of the inventory (a typo in a rule, a new agency) is
+not dropped: the site route's own receiver ``SITE-unknown-team`` delivers it to the
+fallback team (``--unknown-team``, default the site's network team), and the message says
+the team was unknown. An alert with no known ``site`` takes the first site's catch-all.
+
 Two routes come before the teams' (``continue: false``):
 
 - ``MppWatchdog`` (always firing) goes only to the external heartbeat URL
@@ -85,6 +90,9 @@ class RenderOptions:
     holiday_years: tuple[int, ...] = ()  # default: this year and next
     heartbeat_url: str = ""  # the dead man's switch receiver outside the building
     heartbeat_interval: str = "1m"
+    # who gets the alerts whose `team` label names no team of the inventory (a typo in a
+    # rule, a new agency): default each site's network team (Kominfo)
+    unknown_team: str = ""
 
 
 def _service_interval(site: Site) -> list[dict[str, Any]]:
@@ -148,6 +156,26 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     emails = [", ".join(c.to) for c in team.channels if isinstance(c, EmailChannel)]
     if emails:
         rec["email_configs"] = [{"to": to, "send_resolved": True} for to in emails]
+    return rec
+
+
+def fallback_team(site: Site, opts: RenderOptions) -> str:
+    """The team receiving the site's alerts of an unknown team (``--unknown-team``, else the
+    site's network team; also the network team where the chosen one is not at this site)."""
+    wanted = opts.unknown_team or site.network_team
+    ids = {t.id for t in site.teams}
+    return wanted if wanted in ids else site.network_team
+
+
+def _unknown_team_receiver(inv: Inventory, site: Site, opts: RenderOptions) -> dict[str, Any]:
+    """The catch-all of a site: the fallback team's webhook and e-mail under its own name."""
+    team = fallback_team(site, opts)
+    rec = _receiver(inv, site, team, opts)
+    rec["name"] = f"{site.id}-unknown-team"
+    if "webhook_configs" not in rec:  # an e-mail-only team: the notifier still says so
+        base = opts.notifier_url.rstrip("/")
+        url = base + WEBHOOK_PATH.format(team=team) + f"?site={site.id}"
+        rec["webhook_configs"] = [{"url": url, "send_resolved": True, "max_alerts": 50}]
     return rec
 
 
@@ -242,8 +270,12 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
                 else:
                     route["routes"] = [quiet]
             team_routes.append(route)
+        # what no team route took (a `team` the inventory does not know) goes to the
+        # site's fallback team, every hour of every day: never to a blackhole
+        unknown = _unknown_team_receiver(inv, site, opts)
+        receivers.append(unknown)
         site_routes.append(
-            {"matchers": [f'site="{site.id}"'], "receiver": "blackhole", "routes": team_routes}
+            {"matchers": [f'site="{site.id}"'], "receiver": unknown["name"], "routes": team_routes}
         )
     inhibit.extend(
         [
@@ -283,7 +315,8 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
             "smtp_require_tls": False,
         },
         "route": {
-            "receiver": "blackhole",
+            # an alert with no known `site`: the first site's catch-all
+            "receiver": f"{inv.sites[0].id}-unknown-team",
             "group_by": ["site", "team"],
             "group_wait": opts.group_wait,
             "group_interval": opts.group_interval,
