@@ -11,6 +11,7 @@ HELP = "render alertmanager.yml or prometheus.yml from the inventory, or gammu-s
 EXAMPLES = """\
   mpp-monitor render alertmanager --config examples/mpp-paser.yaml > alertmanager.yml
   mpp-monitor render alertmanager --config inv.yaml --notifier-url http://10.0.0.5:9469 \\
+      --notifier-user alertmanager --notifier-password-file /etc/prometheus/notifier.pass \\
       --out /etc/prometheus/alertmanager.yml
   mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
       --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
@@ -32,6 +33,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--notifier-url",
         default="http://127.0.0.1:9469",
         help="base URL of mpp-monitor's notifier webhook (default %(default)s)",
+    )
+    am.add_argument(
+        "--notifier-user",
+        default="",
+        metavar="USER",
+        help="basic-auth user for the notifier's webhook (its --web.config basic_auth_users)",
+    )
+    am.add_argument(
+        "--notifier-password-file",
+        default="",
+        metavar="FILE",
+        help="file with that user's password, read by Alertmanager (password_file)",
     )
     am.add_argument(
         "--off-hours",
@@ -112,8 +125,20 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"mpp-monitor: invalid --holiday-years {args.holiday_years!r}", file=sys.stderr)
             return 2
+        if bool(args.notifier_user) != bool(args.notifier_password_file):
+            print(
+                "mpp-monitor: give both --notifier-user and --notifier-password-file, or neither",
+                file=sys.stderr,
+            )
+            return 2
         opts = RenderOptions(
             notifier_url=args.notifier_url,
+            notifier_user=args.notifier_user,
+            notifier_password_file=(
+                str(Path(args.notifier_password_file).absolute())
+                if args.notifier_password_file
+                else ""
+            ),
             off_hours=args.off_hours,
             group_wait=args.group_wait,
             group_interval=args.group_interval,

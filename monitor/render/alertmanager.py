@@ -17,6 +17,10 @@ not dropped: the site route's own receiver ``SITE-unknown-team`` delivers it to 
 fallback team (``--unknown-team``, default the site's network team), and the message says
 the team was unknown. An alert with no known ``site`` takes the first site's catch-all.
 
+With ``notifier_user``/``notifier_password_file`` (the notifier's ``--web.config`` basic
+auth), every webhook call to the notifier carries ``http_config.basic_auth`` with a
+``password_file``: the password itself is never written into alertmanager.yml.
+
 Two routes come before the teams' (``continue: false``):
 
 - ``MppWatchdog`` (always firing) goes only to the external heartbeat URL
@@ -93,6 +97,23 @@ class RenderOptions:
     # who gets the alerts whose `team` label names no team of the inventory (a typo in a
     # rule, a new agency): default each site's network team (Kominfo)
     unknown_team: str = ""
+    # basic auth for the notifier's webhook (the notifier's --web.config users): the user,
+    # and a file holding the password that Alertmanager reads (never written inline)
+    notifier_user: str = ""
+    notifier_password_file: str = ""
+
+
+def _notifier_hook(url: str, opts: RenderOptions) -> dict[str, Any]:
+    """One webhook_config calling the notifier (with basic auth when configured)."""
+    hook: dict[str, Any] = {"url": url, "send_resolved": True, "max_alerts": 50}
+    if opts.notifier_user:
+        hook["http_config"] = {
+            "basic_auth": {
+                "username": opts.notifier_user,
+                "password_file": opts.notifier_password_file,
+            }
+        }
+    return hook
 
 
 def _service_interval(site: Site) -> list[dict[str, Any]]:
@@ -147,11 +168,7 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     deliver_via_notifier = any(not isinstance(c, EmailChannel) for c in team.channels)
     if deliver_via_notifier:
         rec["webhook_configs"] = [
-            {
-                "url": base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}",
-                "send_resolved": True,
-                "max_alerts": 50,
-            }
+            _notifier_hook(base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}", opts)
         ]
     emails = [", ".join(c.to) for c in team.channels if isinstance(c, EmailChannel)]
     if emails:
@@ -175,7 +192,7 @@ def _unknown_team_receiver(inv: Inventory, site: Site, opts: RenderOptions) -> d
     if "webhook_configs" not in rec:  # an e-mail-only team: the notifier still says so
         base = opts.notifier_url.rstrip("/")
         url = base + WEBHOOK_PATH.format(team=team) + f"?site={site.id}"
-        rec["webhook_configs"] = [{"url": url, "send_resolved": True, "max_alerts": 50}]
+        rec["webhook_configs"] = [_notifier_hook(url, opts)]
     return rec
 
 
@@ -205,11 +222,9 @@ def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dic
     receiver: dict[str, Any] = {"name": name}
     base = opts.notifier_url.rstrip("/")
     receiver["webhook_configs"] = [
-        {
-            "url": base + WEBHOOK_PATH.format(team=site.network_team) + f"?site={site.id}",
-            "send_resolved": True,
-            "max_alerts": 50,
-        }
+        _notifier_hook(
+            base + WEBHOOK_PATH.format(team=site.network_team) + f"?site={site.id}", opts
+        )
     ]
     emails = [
         ", ".join(c.to) for c in (team.channels if team else []) if isinstance(c, EmailChannel)

@@ -65,7 +65,11 @@ def webhook_sink(status: int = 200) -> Iterator[tuple[WebhookSink, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            body = json.loads(self.rfile.read(length) or b"{}")
+            raw = self.rfile.read(length)
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                body = {"raw": raw.decode(errors="replace")}
             with sink.lock:
                 sink.received.append(Delivery(self.path, dict(self.headers), body))
             self.send_response(sink.status)
@@ -162,6 +166,64 @@ def start_alertmanager(config_text: str, tmp: Path) -> Iterator[Alertmanager]:
     try:
         eventually("alertmanager ready", lambda: proc.poll() is None and _ready(am.url))
         yield am
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@dataclass
+class NotifierProcess:
+    """A running ``mpp-monitor notify``: its URL and its log file."""
+
+    url: str
+    log: Path
+
+    def output(self) -> str:
+        """What it printed so far."""
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def start_notifier(
+    inventory: Path, tmp: Path, *extra: str, host: str = "127.0.0.1"
+) -> Iterator[NotifierProcess]:
+    """Run the real notifier (``python -m monitor notify``) on a free loopback port."""
+    import sys
+
+    port = free_port()
+    log_path = tmp / "notify.log"
+    log = log_path.open("wb")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "notify",
+            "--config",
+            str(inventory),
+            "--listen",
+            f"{host}:{port}",
+            "--outbox",
+            str(tmp / "outbox.sqlite"),
+            "--log-format",
+            "text",
+            *extra,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    notifier = NotifierProcess(f"http://{host}:{port}", log_path)
+    try:
+        eventually(
+            "notifier listening",
+            lambda: proc.poll() is None and "mpp-monitor notify: webhook" in notifier.output(),
+        )
+        yield notifier
     finally:
         proc.terminate()
         try:
