@@ -28,7 +28,7 @@ sites:
       - id: it-bpjs
         name: IT BPJS
         channels:
-          - {kind: waha, chat_id: "628111", base_url: "http://127.0.0.1:3000",
+          - {kind: waha, chat_id: "6281111112222", base_url: "http://127.0.0.1:3000",
              api_key: {env: WAHA_KEY}}
       - id: it-dukcapil
         name: IT Dukcapil
