@@ -20,7 +20,7 @@ RUNBOOK_URL = "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/runbook
 
 # The labels every entity series carries (docs/metrics.md); aggregating `by` them keeps the
 # alert's labels exact and drops job/instance, so two monitors in HA give one alert.
-ENTITY_BY = "site, team, kind, entity, agency, counter, device, link"
+ENTITY_BY = "site, team, kind, entity, agency, counter, device, link, via"
 
 # Alerts about the monitor itself have no entity to take `site` and `team` from: they go to
 # the team operating the monitor, named by Prometheus' global.external_labels (site, team).

@@ -1,7 +1,9 @@
 """Field types shared by every config model (inventory, channels, web config): one copy each.
 
 ``Strict`` (unknown keys are errors, frozen), ``Id``, ``Host``, ``Url``, ``BaseUrl``,
-``NumberText``, ``Phone`` (E.164), ``Secret`` (a ``SecretRef`` that refuses inline text),
+``NumberText``, ``Phone`` (E.164), ``WhatsAppChat``/``WhatsAppTarget`` (Indonesian numbers
+normalised to ``62812...[@c.us]``, group ids ``@g.us``), ``Secret`` (a ``SecretRef`` that
+refuses inline text),
 ``Email``, ``Name`` (free text on one line) and the durations ``Seconds``/``PositiveSeconds``/
 ``Interval``. Messages name the problem in words an operator can act on; the loader adds
 file, line and column. The limits are listed in docs/config.md ("Limits").
@@ -36,6 +38,8 @@ __all__ = [
     "SecretRef",
     "Strict",
     "Url",
+    "WhatsAppChat",
+    "WhatsAppTarget",
     "check_host",
     "check_url",
 ]
@@ -158,6 +162,48 @@ def e164(value: str, country: str = "62") -> str:
     if not _E164_RE.match(text) or (national is not None and not 8 <= len(national) <= 12):
         raise ValueError(f"invalid phone number {value!r}: write it as {PHONE_FORMS}")
     return text
+
+
+_GROUP_RE = re.compile(r"^[0-9]{1,30}(-[0-9]{1,20})?@g\.us\Z")
+WHATSAPP_FORMS = f"a phone number ({PHONE_FORMS}) or a group id ending in @g.us"
+
+
+def whatsapp_number(value: str) -> str:
+    """A WhatsApp number as gateways want it: E.164 digits without ``+`` (``62812...``), or a
+    group id ``...@g.us`` kept as written. Raises ValueError naming the accepted forms."""
+    text = value.strip()
+    if text.endswith("@g.us"):
+        if not _GROUP_RE.match(text):
+            raise ValueError(f"invalid WhatsApp group id {value!r}: expected digits@g.us")
+        return text
+    if text.endswith("@c.us"):
+        text = text[: -len("@c.us")]
+    if "@" in text:
+        raise ValueError(f"invalid WhatsApp id {value!r}: write {WHATSAPP_FORMS}")
+    try:
+        return e164(text).lstrip("+")
+    except ValueError:
+        raise ValueError(f"invalid WhatsApp id {value!r}: write {WHATSAPP_FORMS}") from None
+
+
+def _whatsapp_chat(value: Any) -> Any:
+    value = _number_text(value)
+    if not isinstance(value, str):
+        return value
+    number = whatsapp_number(value)
+    return number if number.endswith("@g.us") else number + "@c.us"
+
+
+def _whatsapp_target(value: Any) -> Any:
+    value = _number_text(value)
+    return whatsapp_number(value) if isinstance(value, str) else value
+
+
+# WAHA's chatId, normalised at load: 0812-3456-7890 / +62 812... / 62812... -> 62812...@c.us;
+# a group id ...@g.us is kept.
+WhatsAppChat = Annotated[str, BeforeValidator(_whatsapp_chat)]
+# Fonnte's target, normalised at load: 62812... (digits), or a group id ...@g.us.
+WhatsAppTarget = Annotated[str, BeforeValidator(_whatsapp_target)]
 
 
 def _phone(value: Any) -> Any:

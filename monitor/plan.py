@@ -42,6 +42,10 @@ TARGET_LABELS: tuple[str, ...] = (
     "counter",
     "device",
     "link",
+    # how the entity is reached: "internet" (the site's ISP/dedicated uplinks: a site offline
+    # explains its failure), "local" (inside the building), or the ids of the other links
+    # (a VPN) it is reached through; "" for LAN devices
+    "via",
 )
 
 

@@ -96,7 +96,7 @@ async def serve_notifier(
     settings: NotifierSettings | None = None,
 ) -> str:
     """Run the standalone notifier until ``stop`` is set; return the URL it served."""
-    from monitor.commands.run import StartupError, open_outbox, run_until
+    from monitor.commands.run import StartupError, open_outbox, run_until, warn_open_webhook
     from monitor.web.app import Reloader, WebServer, make_notify_app
 
     process = NotifyProcess()
@@ -104,6 +104,7 @@ async def serve_notifier(
         await process.apply_plan(plan)
     except ValueError as exc:
         raise StartupError(f"{config_path}: {exc}") from None
+    warn_open_webhook(listen[0], web_config)
     box = open_outbox(outbox)
     notifier = Notifier(settings=settings, plan_source=lambda: process.plan, outbox=box)
     process.notifier = notifier

@@ -11,6 +11,7 @@ HELP = "render alertmanager.yml or prometheus.yml from the inventory, or gammu-s
 EXAMPLES = """\
   mpp-monitor render alertmanager --config examples/mpp-paser.yaml > alertmanager.yml
   mpp-monitor render alertmanager --config inv.yaml --notifier-url http://10.0.0.5:9469 \\
+      --notifier-user alertmanager --notifier-password-file /etc/prometheus/notifier.pass \\
       --out /etc/prometheus/alertmanager.yml
   mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
       --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
@@ -34,6 +35,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="base URL of mpp-monitor's notifier webhook (default %(default)s)",
     )
     am.add_argument(
+        "--notifier-user",
+        default="",
+        metavar="USER",
+        help="basic-auth user for the notifier's webhook (its --web.config basic_auth_users)",
+    )
+    am.add_argument(
+        "--notifier-password-file",
+        default="",
+        metavar="FILE",
+        help="file with that user's password, read by Alertmanager (password_file)",
+    )
+    am.add_argument(
         "--off-hours",
         choices=["critical", "all", "none"],
         default="critical",
@@ -46,6 +59,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="external dead man's switch receiver for MppWatchdog (re-sent every minute)",
     )
     am.add_argument("--heartbeat-interval", default="1m", help="(default %(default)s)")
+    am.add_argument(
+        "--unknown-team",
+        default="",
+        metavar="TEAM",
+        help="team receiving alerts whose team label is not in the inventory "
+        "(default: each site's network team)",
+    )
     am.add_argument("--group-wait", default="30s")
     am.add_argument("--group-interval", default="5m")
     am.add_argument("--repeat-interval", default="4h")
@@ -105,8 +125,20 @@ def run(args: argparse.Namespace) -> int:
         except ValueError:
             print(f"mpp-monitor: invalid --holiday-years {args.holiday_years!r}", file=sys.stderr)
             return 2
+        if bool(args.notifier_user) != bool(args.notifier_password_file):
+            print(
+                "mpp-monitor: give both --notifier-user and --notifier-password-file, or neither",
+                file=sys.stderr,
+            )
+            return 2
         opts = RenderOptions(
             notifier_url=args.notifier_url,
+            notifier_user=args.notifier_user,
+            notifier_password_file=(
+                str(Path(args.notifier_password_file).absolute())
+                if args.notifier_password_file
+                else ""
+            ),
             off_hours=args.off_hours,
             group_wait=args.group_wait,
             group_interval=args.group_interval,
@@ -116,7 +148,16 @@ def run(args: argparse.Namespace) -> int:
             holiday_years=years,
             heartbeat_url=args.heartbeat_url,
             heartbeat_interval=args.heartbeat_interval,
+            unknown_team=args.unknown_team,
         )
+        if args.unknown_team and not any(
+            t.id == args.unknown_team for s in inv.sites for t in s.teams
+        ):
+            print(
+                f"mpp-monitor: --unknown-team {args.unknown_team!r}: no such team in the inventory",
+                file=sys.stderr,
+            )
+            return 2
         text = render_alertmanager(inv, opts)
     else:
         text = render_prometheus(

@@ -25,6 +25,7 @@ from monitor.web.config import (
     DEFAULT_LISTEN,
     ListenError,
     WebConfig,
+    is_loopback,
     load_web_config,
     os_error_text,
     parse_listen,
@@ -255,6 +256,8 @@ async def serve(
             raise StartupError(f"{config_path}: {exc}") from None
         settle_memory()
         reloader = Reloader(service, config_path, loader, after_reload=settle_memory)
+        if notifier is not None:
+            warn_open_webhook(listen[0], web_config)
         app = make_app(service, reloader, web_config=web_config, notifier=notifier)
         server = WebServer(app, web_config=web_config)
         try:
@@ -319,6 +322,21 @@ async def run_until(stop: asyncio.Event, reloader: Reloader, config_path: str | 
         loop.remove_signal_handler(signal.SIGHUP)
         for task in reloads:
             task.cancel()
+
+
+def warn_open_webhook(host: str, web_config: WebConfig) -> bool:
+    """Log a warning when the alert webhook listens beyond loopback without basic auth
+    (anyone on the LAN could then make us send fake alerts); True when it warned."""
+    if is_loopback(host) or web_config.auth_enabled:
+        return False
+    log.warning(
+        "notify: the alert webhook listens on %s without basic auth: anyone who can reach "
+        "it can send fake alerts to the teams' WhatsApp/Telegram; set basic_auth_users in "
+        "--web.config (and render alertmanager with --notifier-user and "
+        "--notifier-password-file) or listen on 127.0.0.1",
+        host,
+    )
+    return True
 
 
 def read_startup(args: argparse.Namespace) -> tuple[tuple[str, int], Plan, WebConfig] | None:

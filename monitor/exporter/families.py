@@ -142,10 +142,22 @@ ENTITY_FAMILIES: Final[tuple[Family, ...]] = (
     _g("mpp_link_rtt_median_seconds", "Median round-trip time over the link's anchors."),
 )
 E_STATUS, E_OWNER, E_LINK_STATE, E_LINK_LOSS, E_LINK_RTT = range(len(ENTITY_FAMILIES))
-ENTITY_LABELS: Final = ("entity", "site", "team", "kind", "agency", "counter", "device", "link")
+ENTITY_LABELS: Final = (
+    "entity",
+    "site",
+    "team",
+    "kind",
+    "agency",
+    "counter",
+    "device",
+    "link",
+    "via",
+)
 
 # -- roll-ups and the service itself ----------------------------------------------------------
-F_INTERNET = _g("mpp_site_internet_up", "1 if any link of the site is up or degraded.")
+F_INTERNET = _g(
+    "mpp_site_internet_up", "1 if any internet link (isp, dedicated) of the site is up or degraded."
+)
 # Not `mpp_counter_can_serve`: promtool rejects a metric type word ("counter") in a name,
 # untyped or not. The counter is in the `counter` label.
 F_CAN_SERVE = _g("mpp_can_serve", "1 if the counter's devices and critical applications serve.")

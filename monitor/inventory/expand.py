@@ -44,6 +44,22 @@ def _numbers_text(numbers: list[int]) -> str:
     return "counters " + ", ".join(str(n) for n in numbers)
 
 
+# Link kinds that are "the internet": when all of them are down the site is offline
+# (MppSiteOffline), which explains the failure of what is reached through them only.
+INTERNET_KINDS = frozenset({"isp", "dedicated"})
+VIA_INTERNET = "internet"
+VIA_LOCAL = "local"
+
+
+def _via(local: bool, links: list[str], link_kind: dict[str, str]) -> str:
+    """The ``via`` label of an application: how it is reached (see TARGET_LABELS)."""
+    if local:
+        return VIA_LOCAL
+    if links and all(link_kind.get(x) in INTERNET_KINDS for x in links):
+        return VIA_INTERNET
+    return ",".join(links)
+
+
 def _labels(**given: str) -> dict[str, str]:
     return {name: given.get(name, "") for name in TARGET_LABELS}
 
@@ -109,13 +125,21 @@ class _Expander:
         self.ref(site.manager_team, teams, (*at, "manager_team"), "team")
         net_team = site.network_team
         agency_team: dict[str, str] = {a.id: a.team for a in site.agencies}
+        link_kind: dict[str, str] = {x.id: x.kind for x in site.links}
 
         for i, link in enumerate(site.links):
             loc = (*at, "links", i)
             self.ref(link.team, teams, (*loc, "team"), "team")
             team = link.team or net_team
             eid = f"{site.id}/link/{link.id}"
-            labels = _labels(site=site.id, team=team, kind="link", entity=eid, link=link.id)
+            labels = _labels(
+                site=site.id,
+                team=team,
+                kind="link",
+                entity=eid,
+                link=link.id,
+                via=VIA_INTERNET if link.kind in INTERNET_KINDS else link.id,
+            )
             self.entities[eid] = Entity(
                 id=eid,
                 kind="link",
@@ -200,7 +224,12 @@ class _Expander:
                 if app.switch:
                     parents = (f"{site.id}/infra/{app.switch}",)
                 labels = _labels(
-                    site=site.id, team=agency.team, kind="application", entity=eid, agency=agency.id
+                    site=site.id,
+                    team=agency.team,
+                    kind="application",
+                    entity=eid,
+                    agency=agency.id,
+                    via=_via(app.local, via, link_kind),
                 )
                 self.entities[eid] = Entity(
                     id=eid,

@@ -9,7 +9,9 @@ token. Text a gateway returns is redacted of the channel's secrets and shortened
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import json
+import time
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -94,18 +96,39 @@ async def send(
         async with session.post(request.url, allow_redirects=False, **kwargs) as resp:
             body = await resp.content.read(64 * 1024)
             status = resp.status
+            header_after = retry_after_header(resp.headers.get("Retry-After"))
     except aiohttp.ClientConnectorError:
         raise DeliveryError("connect_failed", retry=True) from None
     except aiohttp.ClientError as exc:
         raise DeliveryError(f"http_error ({type(exc).__name__})", retry=True) from None
     except OSError as exc:
         raise DeliveryError(f"os_error ({type(exc).__name__})", retry=True) from None
+    verdict = channel.verdict(status, body)
+    after = verdict.retry_after if verdict and verdict.retry_after is not None else header_after
     if 200 <= status < 300:
         refusal = channel.refusal(body)
         if refusal:
-            raise DeliveryError(redact(refusal, secrets), retry=True)
+            retry = verdict.retry if verdict else True
+            raise DeliveryError(redact(refusal, secrets), retry=retry, retry_after=after)
         return
     detail = _describe(body)
     reason = f"HTTP {status}" + (f": {detail}" if detail else "")
-    retry = status >= 500 or status in _RETRY_STATUSES
-    raise DeliveryError(redact(reason, secrets), retry=retry)
+    retry = verdict.retry if verdict else status >= 500 or status in _RETRY_STATUSES
+    raise DeliveryError(redact(reason, secrets), retry=retry, retry_after=after)
+
+
+def retry_after_header(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from an HTTP ``Retry-After`` (delta-seconds or an HTTP date); None if absent
+    or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))

@@ -145,6 +145,11 @@ class Formatter:
             text += f" {day}{a:%H:%M}-{b:%H:%M} {b.tzname()}, {_duration(end - start, language)}"
         return text
 
+    def _unknown_team(self, team: str) -> bool:
+        """True for a ``team`` label naming no inventory team (when the teams are known)."""
+        known = any(kind == "team" for kind, _ in self.names)
+        return known and bool(team) and ("team", team) not in self.names
+
     def _name(self, kind: str, ident: str) -> str:
         return self.names.get((kind, ident), ident) if ident else ""
 
@@ -174,7 +179,9 @@ class Formatter:
             span = _span(start, end, zone, language)
             lines.append(f"{words['outage']}: {span} ({_duration(end - start, language)})")
         owner = self._name("team", labels.get("team", ""))
-        if owner:
+        if owner and self._unknown_team(labels.get("team", "")):
+            lines.append(f"{words['owner']}: {words['unknown_team'].format(team=owner)}")
+        elif owner:
             lines.append(f"{words['owner']}: {words['team']} {owner}")
         runbook = alert.annotations.get("runbook_url")
         if runbook and alert.status == "firing":
@@ -214,6 +221,12 @@ _WORDS = Catalogue(
         "owner": ("Penanggung jawab", "Owner"),
         "team": ("tim", "team"),
         "runbook": ("Panduan", "Runbook"),
+        "unknown_team": (
+            "tim {team} TIDAK DIKENAL di inventaris: peringatan diteruskan ke tim cadangan; "
+            "perbaiki label team pada aturan atau tambahkan timnya",
+            "team {team} is UNKNOWN to the inventory: the alert is forwarded to the fallback "
+            "team; fix the rule's team label or add the team",
+        ),
         "counter": ("Gerai", "Counter"),
         "link": ("Link", "Link"),
         "n_firing": ("{n} gangguan aktif", "{n} firing"),

@@ -81,6 +81,8 @@ log = logging.getLogger("monitor.notify")
 
 RESULTS = ("sent", "failed", "dropped", "expired", "collapsed", "superseded")
 SITE_OFFLINE_ALERT = "MppSiteOffline"
+# The longest wait a gateway's Retry-After / retry_after may impose on a message.
+MAX_RETRY_AFTER = 3600.0
 FAST_PATH_MEMORY = "fast_path"  # the outbox memory entry of the fast path
 FAST_PATH_MEMORY_SECONDS = 3600  # AM's copy of a fast-path outage is dropped this long after
 TOLD_MEMORY_SECONDS = 7 * 86400  # how long a lane remembers the firing alerts it carried
@@ -918,6 +920,10 @@ class Notifier:
             if m.payload.get("delivered_to"):  # part of it went (SMS numbers): keep that
                 self.outbox.replace(m.id, m.text, m.payload)
             delay = min(s.backoff_max, s.backoff_base * 2.0 ** min(m.attempts - 1, 30))
+            if exc.retry_after is not None:
+                # the gateway said when (Retry-After, Telegram's retry_after): sooner is
+                # refused again, later only delays; bounded so a bad value cannot park it
+                delay = min(exc.retry_after, MAX_RETRY_AFTER)
             return max(0.0, min(delay, m.expires - time.time()))
         finally:
             m.in_flight = False

@@ -3,13 +3,23 @@
 A switch or router that fails makes what hangs off it ``unreachable`` in the monitor's state
 (not ``down``), and alerts fire only on ``down``: so dependency silencing is done before
 Alertmanager, per entity, rather than by a site-wide inhibition that would also silence
-counters on other switches. ``MppSiteOffline`` inhibits the internet-dependent alerts.
+counters on other switches. ``MppSiteOffline`` inhibits only the alerts of what is reached
+over the internet (``via="internet"``): local and VPN-reached applications still notify.
 
 Routing: one route per (site, team) matching the ``site`` and ``team`` labels the alert rules
 carry; critical alerts always notify; warning/info notify only inside the site's service
 hours and never on closed days (configurable with ``off_hours``). Receivers deliver through
 the monitor's own notifier webhook (Indonesian messages, WhatsApp/Telegram gateways with
 tokens from the environment), or Alertmanager's e-mail where a team has an e-mail channel.
+
+An alert whose ``team`` names no team of the inventory (a typo in a rule, a new agency) is
+not dropped: the site route's own receiver ``SITE-unknown-team`` delivers it to the
+fallback team (``--unknown-team``, default the site's network team), and the message says
+the team was unknown. An alert with no known ``site`` takes the first site's catch-all.
+
+With ``notifier_user``/``notifier_password_file`` (the notifier's ``--web.config`` basic
+auth), every webhook call to the notifier carries ``http_config.basic_auth`` with a
+``password_file``: the password itself is never written into alertmanager.yml.
 
 Two routes come before the teams' (``continue: false``):
 
@@ -29,6 +39,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from monitor.inventory.expand import VIA_INTERNET
 from monitor.inventory.model import Inventory, Site
 from monitor.notify.channels import EmailChannel
 from monitor.notify.webhook import WEBHOOK_PATH
@@ -58,7 +69,6 @@ _MONTHS = [
     "december",
 ]
 
-# Alerts silenced while their site is offline (no uplink at all): what depends on internet.
 WATCHDOG = "MppWatchdog"
 MONITOR_ALERTS = ("MppMonitorDown", "MppMonitorAbsent", "MppNotifierDown")
 
@@ -80,9 +90,12 @@ MONITOR_MAIL_TEXT = (
 )
 MONITOR_MAIL_HTML = "<pre>" + MONITOR_MAIL_TEXT + "</pre>"
 
-_SITE_OFFLINE_SILENCES = (
-    "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow|MppCounterCannotServe"
-)
+# Alerts held back while their site is offline (no internet uplink): only those the outage
+# explains, i.e. links and applications reached over the internet (``via="internet"``, a
+# label of the entity series). Local applications (``via="local"``), applications and
+# links of their own line (a VPN: ``via`` is the link id) and counters (``down`` is always
+# the agency's own cause) still notify.
+_SITE_OFFLINE_SILENCES = "MppLinkDown|MppLinkDegraded|MppApplicationDown|MppApplicationSlow"
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,26 @@ class RenderOptions:
     holiday_years: tuple[int, ...] = ()  # default: this year and next
     heartbeat_url: str = ""  # the dead man's switch receiver outside the building
     heartbeat_interval: str = "1m"
+    # who gets the alerts whose `team` label names no team of the inventory (a typo in a
+    # rule, a new agency): default each site's network team (Kominfo)
+    unknown_team: str = ""
+    # basic auth for the notifier's webhook (the notifier's --web.config users): the user,
+    # and a file holding the password that Alertmanager reads (never written inline)
+    notifier_user: str = ""
+    notifier_password_file: str = ""
+
+
+def _notifier_hook(url: str, opts: RenderOptions) -> dict[str, Any]:
+    """One webhook_config calling the notifier (with basic auth when configured)."""
+    hook: dict[str, Any] = {"url": url, "send_resolved": True, "max_alerts": 50}
+    if opts.notifier_user:
+        hook["http_config"] = {
+            "basic_auth": {
+                "username": opts.notifier_user,
+                "password_file": opts.notifier_password_file,
+            }
+        }
+    return hook
 
 
 def _service_interval(site: Site) -> list[dict[str, Any]]:
@@ -154,12 +187,28 @@ def _receiver(inv: Inventory, site: Site, team_id: str, opts: RenderOptions) -> 
     # channel's severities, the durable outbox): Alertmanager only calls the webhook.
     if team.channels:
         rec["webhook_configs"] = [
-            {
-                "url": base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}",
-                "send_resolved": True,
-                "max_alerts": 50,
-            }
+            _notifier_hook(base + WEBHOOK_PATH.format(team=team.id) + f"?site={site.id}", opts)
         ]
+    return rec
+
+
+def fallback_team(site: Site, opts: RenderOptions) -> str:
+    """The team receiving the site's alerts of an unknown team (``--unknown-team``, else the
+    site's network team; also the network team where the chosen one is not at this site)."""
+    wanted = opts.unknown_team or site.network_team
+    ids = {t.id for t in site.teams}
+    return wanted if wanted in ids else site.network_team
+
+
+def _unknown_team_receiver(inv: Inventory, site: Site, opts: RenderOptions) -> dict[str, Any]:
+    """The catch-all of a site: the fallback team's webhook under its own name."""
+    team = fallback_team(site, opts)
+    rec = _receiver(inv, site, team, opts)
+    rec["name"] = f"{site.id}-unknown-team"
+    if "webhook_configs" not in rec:  # a team without channels: the notifier still logs it
+        base = opts.notifier_url.rstrip("/")
+        url = base + WEBHOOK_PATH.format(team=team) + f"?site={site.id}"
+        rec["webhook_configs"] = [_notifier_hook(url, opts)]
     return rec
 
 
@@ -189,11 +238,9 @@ def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dic
     receiver: dict[str, Any] = {"name": name}
     base = opts.notifier_url.rstrip("/")
     receiver["webhook_configs"] = [
-        {
-            "url": base + WEBHOOK_PATH.format(team=site.network_team) + f"?site={site.id}",
-            "send_resolved": True,
-            "max_alerts": 50,
-        }
+        _notifier_hook(
+            base + WEBHOOK_PATH.format(team=site.network_team) + f"?site={site.id}", opts
+        )
     ]
     emails = [
         ", ".join(c.to) for c in (team.channels if team else []) if isinstance(c, EmailChannel)
@@ -258,15 +305,22 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
                 else:
                     route["routes"] = [quiet]
             team_routes.append(route)
+        # what no team route took (a `team` the inventory does not know) goes to the
+        # site's fallback team, every hour of every day: never to a blackhole
+        unknown = _unknown_team_receiver(inv, site, opts)
+        receivers.append(unknown)
         site_routes.append(
-            {"matchers": [f'site="{site.id}"'], "receiver": "blackhole", "routes": team_routes}
+            {"matchers": [f'site="{site.id}"'], "receiver": unknown["name"], "routes": team_routes}
         )
     inhibit.extend(
         [
             {
                 # no uplink at all: one "site offline" page to Kominfo, not one per agency
                 "source_matchers": ['alertname="MppSiteOffline"'],
-                "target_matchers": [f'alertname=~"{_SITE_OFFLINE_SILENCES}"'],
+                "target_matchers": [
+                    f'alertname=~"{_SITE_OFFLINE_SILENCES}"',
+                    f'via="{VIA_INTERNET}"',
+                ],
                 "equal": ["site"],
             },
             {
@@ -296,7 +350,8 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
             "smtp_require_tls": False,
         },
         "route": {
-            "receiver": "blackhole",
+            # an alert with no known `site`: the first site's catch-all
+            "receiver": f"{inv.sites[0].id}-unknown-team",
             "group_by": ["site", "team"],
             "group_wait": opts.group_wait,
             "group_interval": opts.group_interval,

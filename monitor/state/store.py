@@ -526,8 +526,12 @@ class State:
         return "maintenance", ""
 
     def site_internet_up(self, site: str) -> bool | None:
-        """Return True if any link of the site is up or degraded (None: no link known)."""
+        """Return True if any internet link of the site is up or degraded (None: no link
+        known). A VPN to one agency's data centre is not the internet: only links labelled
+        ``via="internet"`` (kind isp or dedicated) count, when the site has any."""
         links = self._site_links.get(site, [])
+        internet = [es for es in links if es.entity.labels.get("via") == "internet"]
+        links = internet or links
         raws = [es.raw for es in links]
         if any(r is True for r in raws):
             return True

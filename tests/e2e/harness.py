@@ -114,6 +114,7 @@ def inventory(sink_port: int = SINK_PORT) -> dict[str, Any]:
                                 "chat_id": "120363000000000001@g.us",
                                 "base_url": f"http://127.0.0.1:{sink_port}/waha/kominfo",
                                 "session": "e2e",
+                                "edition": "plus",
                                 "api_key": {"env": "E2E_WAHA_KEY"},
                             },
                         ],

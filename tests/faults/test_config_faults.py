@@ -149,7 +149,7 @@ async def test_reload_changing_an_interval_replans_one_job_and_keeps_other_count
     [
         ("{kind: email, to: siak-at-disdukcapil}", "invalid e-mail address 'siak-at-disdukcapil'"),
         ('{kind: telegram, chat_id: "", token: {env: TG}}', "chat_id: must not be empty"),
-        ('{kind: waha, chat_id: "62811"}', "base_url: missing required field"),
+        ('{kind: waha, chat_id: "6281100001111"}', "base_url: missing required field"),
     ],
 )
 async def test_a_bad_channel_on_reload_keeps_the_old_routing_and_says_so(

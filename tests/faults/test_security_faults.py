@@ -51,9 +51,9 @@ sites:
       - id: kominfo
         name: Kominfo
         channels:
-          - {kind: fonnte, target: "62811", base_url: "GW", token: {env: MPP_T_FONNTE}}
+          - {kind: fonnte, target: "6281100001111", base_url: "GW", token: {env: MPP_T_FONNTE}}
           - {kind: webhook, url: "GW/hook/k", token: {env: MPP_T_HOOK}}
-          - {kind: waha, chat_id: "62812", base_url: "GW", api_key: {env: MPP_T_WAHA}}
+          - {kind: waha, chat_id: "6281200001111", base_url: "GW", api_key: {env: MPP_T_WAHA}}
     links:
       - {id: isp, name: ISP, anchors: [{probe: tcp, address: 127.0.0.1, port: APP}]}
     agencies:

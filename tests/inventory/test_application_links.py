@@ -50,7 +50,8 @@ def test_local_application_depends_on_its_switch() -> None:
 def test_waha_channel_needs_its_server() -> None:
     text = BASE.replace("APPS", "          []").replace(
         "{id: it-a, name: A}",
-        "{id: it-a, name: A, channels: [{kind: waha, chat_id: '62811', api_key: {env: WAHA}}]}",
+        "{id: it-a, name: A, channels: [{kind: waha, chat_id: '0811111111', "
+        "api_key: {env: WAHA}}]}",
     )
     with pytest.raises(ConfigError) as exc:
         load_plan("inv.yaml", text)

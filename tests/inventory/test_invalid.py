@@ -114,7 +114,8 @@ sites:
         name: Diskominfo
         channels:
           - {kind: telegram, chat_id: '-1001', token: 'SANGAT-RAHASIA-42'}
-          - {kind: waha, chat_id: '62800', base_url: 'http://127.0.0.1:3000', api_key: 4242424242}
+          - {kind: waha, chat_id: '0811111111', base_url: 'http://127.0.0.1:3000',
+             api_key: 4242424242}
 """,
     "http-credentials": _SITE
     + """\

@@ -2,13 +2,15 @@
 
 One aiohttp server on 127.0.0.1, port 0. Every request is recorded in ``attempts``; the ones
 answered 2xx are also put on ``delivered`` for tests to await (no sleeping). ``answer(kind,
-*responses)`` queues the next answers for a kind: a status code, or (status, JSON body).
+*responses)`` queues the next answers for a kind: a status code, (status, JSON body), or
+(status, JSON body, headers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +35,7 @@ class Received:
     json: Any = None
     form: dict[str, str] = field(default_factory=dict)
     status: int = 200
+    at: float = field(default_factory=time.monotonic)  # when it arrived (monotonic clock)
 
 
 class FakeGateway:
@@ -42,15 +45,22 @@ class FakeGateway:
         self.attempts: list[Received] = []
         self.delivered: asyncio.Queue[Received] = asyncio.Queue()
         self.requests: asyncio.Queue[Received] = asyncio.Queue()  # every request, any answer
-        self._answers: dict[str, deque[tuple[int, Any]]] = {}
+        self._answers: dict[str, deque[tuple[int, Any, dict[str, str]]]] = {}
         self._runner: web.AppRunner | None = None
         self.url = ""
 
-    def answer(self, kind: str, *responses: int | tuple[int, Any]) -> None:
+    def answer(
+        self, kind: str, *responses: int | tuple[int, Any] | tuple[int, Any, dict[str, str]]
+    ) -> None:
         """Queue the next answers for a kind (then 200 with a normal body again)."""
         q = self._answers.setdefault(kind, deque())
         for r in responses:
-            q.append(r if isinstance(r, tuple) else (r, {"error": f"status {r}"}))
+            if isinstance(r, int):
+                q.append((r, {"error": f"status {r}"}, {}))
+            elif len(r) == 2:
+                q.append((r[0], r[1], {}))
+            else:
+                q.append((r[0], r[1], r[2]))
 
     async def start(self) -> str:
         """Start on 127.0.0.1:0; return the base URL."""
@@ -89,13 +99,13 @@ class FakeGateway:
             else:
                 rec.form = {k: str(v) for k, v in (await request.post()).items()}
             q = self._answers.get(kind)
-            status, body = q.popleft() if q else (200, OK_BODIES[kind])
+            status, body, headers = q.popleft() if q else (200, OK_BODIES[kind], {})
             rec.status = status
             self.attempts.append(rec)
             self.requests.put_nowait(rec)
             if 200 <= status < 300:
                 self.delivered.put_nowait(rec)
-            return web.json_response(body, status=status)
+            return web.json_response(body, status=status, headers=headers)
 
         return handle
 

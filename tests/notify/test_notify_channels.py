@@ -27,14 +27,16 @@ def test_each_kind_validates() -> None:
     assert tg.base_url == "https://api.telegram.org"
     assert tg.severity == ["critical", "warning"]
     waha = parse_channel(
-        {"kind": "waha", "base_url": "http://127.0.0.1:3000/", "chat_id": "+628111"}
+        {"kind": "waha", "base_url": "http://127.0.0.1:3000/", "chat_id": "+62 811-1111-2222"}
     )
     assert isinstance(waha, WahaChannel)
     assert waha.base_url == "http://127.0.0.1:3000"
-    assert waha.chat == "628111@c.us"
+    assert waha.chat == "6281111112222@c.us"
     group = parse_channel({"kind": "waha", "base_url": "http://w", "chat_id": "1203@g.us"})
     assert isinstance(group, WahaChannel) and group.chat == "1203@g.us"
-    fonnte = parse_channel({"kind": "fonnte", "target": "628111", "token": {"file": "/run/t"}})
+    fonnte = parse_channel(
+        {"kind": "fonnte", "target": "0811 1111 2222", "token": {"file": "/run/t"}}
+    )
     assert isinstance(fonnte, FonnteChannel)
     assert fonnte.base_url == "https://api.fonnte.com"
     assert parse_channel({"kind": "email", "to": ["it@bpjs.example.id"]}).kind == "email"
@@ -55,8 +57,14 @@ def test_each_kind_validates() -> None:
         ({"kind": "webhook", "url": "ftp://x/y"}, "invalid URL"),
         ({"kind": "webhook", "url": "http://u:p@x/y"}, "credentials in a URL"),
         ({"kind": "email", "to": ["not-an-address"]}, "invalid e-mail"),
-        ({"kind": "waha", "base_url": "http://w", "chat_id": "1", "name": "Bad Name"}, "name"),
-        ({"kind": "fonnte", "target": "1", "token": {"env": "A", "file": "/b"}}, "exactly one"),
+        (
+            {"kind": "waha", "base_url": "http://w", "chat_id": "081111112222", "name": "Bad Name"},
+            "name",
+        ),
+        (
+            {"kind": "fonnte", "target": "081111112222", "token": {"env": "A", "file": "/b"}},
+            "exactly one",
+        ),
     ],
 )
 def test_bad_channels_are_rejected(data: dict[str, object], message: str) -> None:
@@ -73,8 +81,8 @@ def test_the_token_is_not_in_the_repr() -> None:
 
 def test_channel_names_default_to_kind_and_are_unique() -> None:
     chans = [
-        parse_channel({"kind": "waha", "base_url": "http://w", "chat_id": "1"}),
-        parse_channel({"kind": "fonnte", "target": "2", "token": {"env": "F"}}),
+        parse_channel({"kind": "waha", "base_url": "http://w", "chat_id": "081111112222"}),
+        parse_channel({"kind": "fonnte", "target": "082222223333", "token": {"env": "F"}}),
         parse_channel({"kind": "telegram", "chat_id": "3", "token": {"env": "T"}}),
         parse_channel({"kind": "webhook", "url": "http://h", "name": "sink"}),
     ]
@@ -93,9 +101,10 @@ sites:
       - id: kominfo
         name: Diskominfo
         channels:
-          - {kind: waha, chat_id: 628111, base_url: "http://127.0.0.1:3000/", session: mpp,
+          - {kind: waha, chat_id: 6281111112222, base_url: "http://127.0.0.1:3000/",
+             session: mpp, edition: plus,
              api_key: {env: WAHA_KEY}, severity: [critical]}
-          - {kind: fonnte, target: "628222", token: {env: FONNTE}}
+          - {kind: fonnte, target: "6282222223333", token: {env: FONNTE}}
           - {kind: email, to: it@bpjs.example.id}
 """
     team = load_plan("inv.yaml", text).site("paser").teams[0]
@@ -103,12 +112,12 @@ sites:
     assert isinstance(waha, WahaChannel)
     assert (waha.base_url, waha.chat_id, waha.session, waha.severity) == (
         "http://127.0.0.1:3000",  # the trailing slash dropped: paths are appended
-        "628111",
+        "6281111112222@c.us",
         "mpp",
         ["critical"],
     )
     assert waha.api_key == SecretRef(env="WAHA_KEY")
-    assert isinstance(fonnte, FonnteChannel) and fonnte.target == "628222"
+    assert isinstance(fonnte, FonnteChannel) and fonnte.target == "6282222223333"
     assert fonnte.base_url == "https://api.fonnte.com"
     assert isinstance(email, EmailChannel) and email.to == ["it@bpjs.example.id"]
     # the very objects the notifier routes with: nothing converts them later
@@ -131,7 +140,7 @@ sites:
       - id: it-bpjs
         name: IT BPJS
         channels:
-          - {kind: waha, chat_id: "628111", base_url: "http://127.0.0.1:3000",
+          - {kind: waha, chat_id: "6281111112222", base_url: "http://127.0.0.1:3000",
              api_key: {env: WAHA_KEY}}
           - {kind: email, to: it@bpjs.example.id}
     links:
@@ -170,3 +179,34 @@ def test_notifier_settings_reject_an_unknown_zone() -> None:
         NotifierSettings(default_timezone="Asia/Paser")
     with pytest.raises(ValidationError, match="queue_siz"):
         NotifierSettings.model_validate({"queue_siz": 10})
+
+
+@pytest.mark.parametrize(
+    ("written", "chat", "target"),
+    [
+        ("0812-3456-7890", "6281234567890@c.us", "6281234567890"),
+        ("+62 812-3456-7890", "6281234567890@c.us", "6281234567890"),
+        ("62812 3456 7890", "6281234567890@c.us", "6281234567890"),
+        (6281234567890, "6281234567890@c.us", "6281234567890"),  # unquoted in YAML
+        ("081234567890@c.us", "6281234567890@c.us", "6281234567890"),
+        ("120363000000000001@g.us", "120363000000000001@g.us", "120363000000000001@g.us"),
+    ],
+)
+def test_whatsapp_ids_written_the_indonesian_way_are_normalised_at_load(
+    written: object, chat: str, target: str
+) -> None:
+    text = f"""\
+sites:
+  - id: paser
+    name: MPP
+    teams:
+      - id: kominfo
+        name: Diskominfo
+        channels:
+          - {{kind: waha, chat_id: {written!r}, base_url: "http://127.0.0.1:3000"}}
+          - {{kind: fonnte, target: {written!r}, token: {{env: F}}}}
+"""
+    waha, fonnte = load_plan("inv.yaml", text.replace("'", '"')).site("paser").teams[0].channels
+    assert isinstance(waha, WahaChannel) and isinstance(fonnte, FonnteChannel)
+    assert (waha.chat, fonnte.target) == (chat, target)
+    assert waha.session == "default"

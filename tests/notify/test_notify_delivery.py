@@ -32,7 +32,13 @@ def _secrets(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def waha(base: str, **kw: Any) -> Channel:
     return parse_channel(
-        {"kind": "waha", "base_url": base, "chat_id": "628111", "session": "mpp"}
+        {
+            "kind": "waha",
+            "base_url": base,
+            "chat_id": "0811-1111-2222",
+            "session": "mpp",
+            "edition": "plus",
+        }
         | {"api_key": {"env": "WAHA_KEY"}}
         | kw
     )
@@ -40,7 +46,12 @@ def waha(base: str, **kw: Any) -> Channel:
 
 def fonnte(base: str, **kw: Any) -> Channel:
     return parse_channel(
-        {"kind": "fonnte", "base_url": base, "target": "628222", "token": {"env": "FONNTE_TOKEN"}}
+        {
+            "kind": "fonnte",
+            "base_url": base,
+            "target": "+62 822-2222-3333",
+            "token": {"env": "FONNTE_TOKEN"},
+        }
         | kw
     )
 
@@ -81,7 +92,7 @@ async def test_waha_request_format_and_message(gw: FakeGateway) -> None:
     assert got.kind == "waha"
     assert got.path == "/api/sendText"
     assert got.headers["X-Api-Key"] == WAHA_KEY
-    assert got.json["chatId"] == "628111@c.us"
+    assert got.json["chatId"] == "6281111112222@c.us"
     assert got.json["session"] == "mpp"
     text = got.json["text"]
     assert text.startswith("🟠 PERINGATAN: Perangkat printer di gerai 07 mati\n")
@@ -103,7 +114,7 @@ async def test_fonnte_request_format(gw: FakeGateway) -> None:
         await n.stop()
     assert (got.kind, got.path) == ("fonnte", "/send")
     assert got.headers["Authorization"] == FONNTE_TOKEN
-    assert got.form["target"] == "628222"
+    assert got.form["target"] == "6282222223333"
     assert "Perangkat printer di gerai 07 mati" in got.form["message"]
     assert n.stats[("bpjs", "whatsapp", "sent")] == 1
 
@@ -388,3 +399,85 @@ async def test_a_resolution_is_announced_once(gw: FakeGateway) -> None:
     assert first.json["text"].startswith("✅ PULIH")
     assert "PULIH" not in second.json["text"]
     assert "pulih" not in second.json["text"].lower()
+
+
+async def test_waha_422_while_starting_is_retried_other_422_is_not(gw: FakeGateway) -> None:
+    starting = {"error": "Session status is not as expected", "status": "STARTING"}
+    gw.answer("waha", (422, starting), (422, starting))
+    n = notifier({"bpjs": [waha(gw.url)]})
+    await n.start()
+    try:
+        n.submit(payload(), team="bpjs")
+        await gw.next()
+        await n.join()
+        assert [r.status for r in gw.attempts] == [422, 422, 200]
+        assert n.stats[("bpjs", "whatsapp", "sent")] == 1
+        gw.attempts.clear()
+        gw.answer("waha", (422, {"error": "Session 'mpp' does not exist"}))
+        n.submit(payload(alert(device="pc")), team="bpjs")
+        await n.join()
+    finally:
+        await n.stop()
+    assert [r.status for r in gw.attempts] == [422]
+    assert n.stats[("bpjs", "whatsapp", "failed")] == 1
+
+
+async def test_a_bad_fonnte_token_is_not_retried(gw: FakeGateway) -> None:
+    gw.answer("fonnte", *[(200, {"status": False, "reason": "invalid token"})] * 10)
+    n = notifier({"bpjs": [fonnte(gw.url)]})
+    await n.start()
+    try:
+        n.submit(payload(), team="bpjs")
+        await n.join()
+    finally:
+        await n.stop()
+    assert len(gw.attempts) == 1
+    assert n.stats[("bpjs", "whatsapp", "failed")] == 1
+    assert n.last_error[("bpjs", "whatsapp")] == "fonnte refused: invalid token"
+
+
+@pytest.mark.parametrize(
+    ("kind", "answer"),
+    [
+        ("waha", (429, {"error": "slow down"}, {"Retry-After": "1"})),
+        ("fonnte", (503, {"reason": "maintenance"}, {"Retry-After": "1"})),
+        (
+            "telegram",
+            (
+                429,
+                {
+                    "ok": False,
+                    "error_code": 429,
+                    "description": "Too Many Requests: retry after 1",
+                    "parameters": {"retry_after": 1},
+                },
+            ),
+        ),
+    ],
+)
+async def test_the_gateways_retry_after_is_honoured(
+    gw: FakeGateway, kind: str, answer: tuple[Any, ...]
+) -> None:
+    make = {"waha": waha, "fonnte": fonnte, "telegram": telegram}[kind]
+    gw.answer(kind, answer)  # type: ignore[arg-type]
+    n = notifier({"bpjs": [make(gw.url)]})
+    await n.start()
+    try:
+        n.submit(payload(), team="bpjs")
+        await gw.next()
+        await n.join()
+    finally:
+        await n.stop()
+    first, second = gw.attempts
+    # FAST's own backoff is 1-10 ms: the second try waited for the gateway's 1 s
+    assert second.at - first.at >= 0.9
+    assert sum(v for (_, _, result), v in n.stats.items() if result == "sent") == 1
+
+
+def test_retry_after_header_forms() -> None:
+    from monitor.notify.delivery import retry_after_header
+
+    assert retry_after_header("120") == 120.0
+    assert retry_after_header(None) is None
+    assert retry_after_header("soon") is None
+    assert retry_after_header("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0

@@ -112,3 +112,12 @@ def test_filter_by_severity_and_resolved() -> None:
     assert filter_alerts(g.alerts, ["critical", "warning"], False) == [g.alerts[0]]
     no_severity = g.alerts[0].model_copy(update={"labels": {"alertname": "X"}})
     assert filter_alerts([no_severity], ["critical"], True) == [no_severity]
+
+
+def test_an_unknown_team_is_named_as_unknown() -> None:
+    text = _render(group(alert(team="it-typo")))
+    assert "Penanggung jawab: tim it-typo TIDAK DIKENAL di inventaris" in text
+    english = _render(group(alert(team="it-typo")), "en")
+    assert "Owner: team it-typo is UNKNOWN to the inventory" in english
+    # a known team is not marked
+    assert "TIDAK DIKENAL" not in _render(group(alert()))

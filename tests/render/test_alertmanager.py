@@ -28,7 +28,7 @@ sites:
       - id: it-bpjs
         name: IT BPJS
         channels:
-          - {kind: waha, chat_id: "628111", base_url: "http://127.0.0.1:3000",
+          - {kind: waha, chat_id: "6281111112222", base_url: "http://127.0.0.1:3000",
              api_key: {env: WAHA_KEY}}
       - id: it-dukcapil
         name: IT Dukcapil
@@ -141,9 +141,12 @@ CASES = [
         ["site=tanagrogot", "team=kominfo", "severity=critical", "alertname=MppNotifierDown"],
         "tanagrogot-kominfo-monitor",
     ),
-    # unknown team or site: nobody is woken up
-    (["site=paser", "team=nobody", "severity=critical"], "blackhole"),
-    (["site=elsewhere", "team=kominfo", "severity=critical"], "blackhole"),
+    # unknown team or site: the site's fallback team (Kominfo), never a blackhole
+    (["site=paser", "team=nobody", "severity=critical"], "paser-unknown-team"),
+    (["site=paser", "team=nobody", "severity=info"], "paser-unknown-team"),
+    (["site=paser", "severity=warning"], "paser-unknown-team"),
+    (["site=tanagrogot", "team=it-bpjs", "severity=critical"], "tanagrogot-unknown-team"),
+    (["site=elsewhere", "team=kominfo", "severity=critical"], "paser-unknown-team"),
 ]
 
 
@@ -267,3 +270,75 @@ def test_paser_example_renders_clean(tmp_path: Path) -> None:
     for team in site.teams:
         got = routes_test(out, "site=" + site.id, "team=" + team.id, "severity=critical")
         assert got == [f"{site.id}-{team.id}"]
+
+
+@needs_amtool
+@pytest.mark.parametrize("severity", ["critical", "warning", "info"])
+def test_every_paser_team_and_an_unknown_one_land_on_one_real_receiver(
+    tmp_path: Path, severity: str
+) -> None:
+    out = tmp_path / "am.yml"
+    inv = load_config(PASER).inventory
+    cfg = alertmanager_config(inv, RenderOptions(off_hours="all"))
+    out.write_text(render_alertmanager(inv, RenderOptions(off_hours="all")))
+    delivering = {
+        r["name"] for r in cfg["receivers"] if r.get("webhook_configs") or r.get("email_configs")
+    }
+    site = load_plan(PASER).sites[0]
+    for team in [t.id for t in site.teams] + ["it-typo", "agensi-baru"]:
+        got = routes_test(out, "site=paser", f"team={team}", f"severity={severity}")
+        assert len(got) == 1 and got[0] in delivering, (team, got)
+    assert routes_test(out, "site=paser", "team=it-typo") == ["paser-unknown-team"]
+
+
+def test_unknown_team_goes_to_the_network_team_or_the_chosen_one(tmp_path: Path) -> None:
+    inv_file = tmp_path / "inv.yaml"
+    inv_file.write_text(INVENTORY)
+    inv = load_config(inv_file).inventory
+
+    def catch_all(opts: RenderOptions) -> dict[str, object]:
+        recs = {r["name"]: r for r in alertmanager_config(inv, opts)["receivers"]}
+        return recs["paser-unknown-team"]
+
+    kominfo = catch_all(RenderOptions(notifier_url="http://n:1"))
+    assert kominfo["webhook_configs"] == [
+        {
+            "url": "http://n:1/api/v1/alerts/webhook/kominfo?site=paser",
+            "send_resolved": True,
+            "max_alerts": 50,
+        }
+    ]
+    # an e-mail-only team: the notifier mails it (no Alertmanager e-mail for team alerts)
+    dukcapil = catch_all(RenderOptions(notifier_url="http://n:1", unknown_team="it-dukcapil"))
+    assert "email_configs" not in dukcapil
+    assert dukcapil["webhook_configs"][0]["url"].endswith("/webhook/it-dukcapil?site=paser")  # type: ignore[index]
+    # a site without that team falls back to its own network team
+    recs = {
+        r["name"]: r
+        for r in alertmanager_config(inv, RenderOptions(unknown_team="it-dukcapil"))["receivers"]
+    }
+    (hook,) = recs["tanagrogot-unknown-team"]["webhook_configs"]
+    assert hook["url"] == "http://127.0.0.1:9469/api/v1/alerts/webhook/kominfo?site=tanagrogot"
+
+
+def test_render_refuses_an_unknown_fallback_team(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text(INVENTORY)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "monitor",
+            "render",
+            "alertmanager",
+            "--config",
+            str(inv),
+            "--unknown-team",
+            "it-nobody",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "--unknown-team 'it-nobody': no such team in the inventory" in proc.stderr

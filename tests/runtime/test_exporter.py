@@ -283,7 +283,7 @@ def test_cached_series_follow_new_results_and_maintenance(mpp: Mpp) -> None:
     assert (
         f'mpp_target_status{{agency="",counter="",device="",entity="{mpp.core.id}",kind="infra",'
         f'link="",probe="icmp",site="paser",status="maintenance",target="{mpp.t_core.id}",'
-        f'team="kominfo"}} 1.0'
+        f'team="kominfo",via=""}} 1.0'
     ) in text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NamedTuple
 
 from pydantic import AfterValidator
 
@@ -29,10 +29,18 @@ ChannelName = Annotated[str, AfterValidator(_check_name)]
 class DeliveryError(Exception):
     """A failed send: ``reason`` is safe to log (no secrets); ``retry`` says if it may help."""
 
-    def __init__(self, reason: str, *, retry: bool) -> None:
+    def __init__(self, reason: str, *, retry: bool, retry_after: float | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retry = retry
+        self.retry_after = retry_after  # seconds the gateway asked us to wait, if it said
+
+
+class Verdict(NamedTuple):
+    """A gateway-specific reading of an answer: retry it or not, and after how long."""
+
+    retry: bool
+    retry_after: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,11 @@ class BaseChannel(Strict):
 
     def refusal(self, body: bytes) -> str | None:
         """Why the gateway refused a message although it answered 2xx (None: accepted)."""
+        return None
+
+    def verdict(self, status: int, body: bytes) -> Verdict | None:
+        """This gateway's own reading of a refusal (HTTP status, or 2xx with ``refusal``);
+        None: the generic rule (5xx, 408, 425, 429 and 2xx refusals are retried)."""
         return None
 
 

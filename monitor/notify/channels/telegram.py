@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from monitor.fields import BaseUrl, NumberText, Secret
-from monitor.notify.channels.base import BaseChannel, Request, json_object, secret_value
+from monitor.notify.channels.base import BaseChannel, Request, Verdict, json_object, secret_value
 
 
 class TelegramChannel(BaseChannel):
@@ -33,4 +33,13 @@ class TelegramChannel(BaseChannel):
         doc = json_object(body)
         if doc is not None and doc.get("ok") is False:
             return f"telegram refused: {doc.get('description', '')}"
+        return None
+
+    def verdict(self, status: int, body: bytes) -> Verdict | None:
+        """429 with ``parameters.retry_after``: wait that long (Bot API flood control)."""
+        doc = json_object(body)
+        params = doc.get("parameters") if doc is not None else None
+        after = params.get("retry_after") if isinstance(params, dict) else None
+        if isinstance(after, int | float) and not isinstance(after, bool) and after >= 0:
+            return Verdict(retry=True, retry_after=float(after))
         return None
