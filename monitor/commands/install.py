@@ -43,6 +43,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="base URL of the notifier webhook (default http://MONITOR, or http://NOTIFIER)",
     )
     parser.add_argument(
+        "--notifier-user", default="", help="basic auth user of the notifier's webhook"
+    )
+    parser.add_argument(
+        "--notifier-password-file",
+        default="",
+        help="file Alertmanager reads that user's password from (readable by prometheus)",
+    )
+    parser.add_argument(
+        "--unknown-team", default="", help="who gets alerts of an unknown team (network team)"
+    )
+    parser.add_argument(
+        "--off-hours", choices=["critical", "all", "none"], default="critical",
+        help="what notifies outside service hours (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--heartbeat-url", default="", help="external dead man's switch for MppWatchdog"
+    )
+    parser.add_argument(
         "--retention",
         default="90d",
         metavar="DAYSd",
@@ -112,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_config_or_report(args.config)
     if loaded is None:
         return 1
+    if bool(args.notifier_user) != bool(args.notifier_password_file):
+        print("mpp-monitor install: give both --notifier-user and --notifier-password-file")
+        return 2
     root = Path(args.root)
     url = args.notifier_url or f"http://{args.notifier or args.monitor}"
     opts = Options(
@@ -121,7 +142,14 @@ def run(args: argparse.Namespace) -> int:
         alertmanager=args.alertmanager,
         retention_days=days,
         command=_command(args.command),
-        alertmanager_options=RenderOptions(notifier_url=url),
+        alertmanager_options=RenderOptions(
+            notifier_url=url,
+            off_hours=args.off_hours,
+            heartbeat_url=args.heartbeat_url,
+            unknown_team=args.unknown_team,
+            notifier_user=args.notifier_user,
+            notifier_password_file=args.notifier_password_file,
+        ),
     )
     try:
         changes = plan(loaded.inventory, opts)

@@ -255,3 +255,28 @@ def test_closed_days_cover_last_year_to_two_years_ahead() -> None:
     closed = next(t for t in merged["time_intervals"] if t["name"] == "mpp/paser-closed-days")
     text = repr(closed)
     assert "2028" in text and "2025" in text
+
+
+@needs_tools
+def test_basic_auth_for_the_webhook_is_rendered_with_a_password_file(tmp_path: Path) -> None:
+    root = debian_root(tmp_path)
+    secret = tmp_path / "notifier.pass"
+    secret.write_text("s3cret\n")
+    done = mpp_install(
+        root, "--notifier-user", "alertmanager", "--notifier-password-file", str(secret)
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    text = (root / "etc/prometheus/alertmanager.yml").read_text()
+    config = YAML(typ="safe", pure=True).load(text)
+    hooks = [
+        hook
+        for receiver in config["receivers"]
+        if receiver["name"].startswith(install.PREFIX)
+        for hook in receiver.get("webhook_configs", [])
+        if "/api/v1/alerts/webhook/" in hook["url"]
+    ]
+    assert hooks
+    for hook in hooks:
+        auth = hook["http_config"]["basic_auth"]
+        assert auth == {"username": "alertmanager", "password_file": str(secret)}
+    assert "s3cret" not in text
