@@ -162,6 +162,7 @@ class Plan:
     sites: tuple[SiteInfo, ...] = ()
     down_after: int = 2  # consecutive failures before a target counts as down
     up_after: int = 2  # consecutive successes before it counts as up again
+    runbook_url: str = ""  # the inventory's runbook_url: where messages link for each alert
 
     def site(self, site_id: str) -> SiteInfo:
         """Return the site with this id (KeyError if absent)."""

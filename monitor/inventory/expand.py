@@ -634,6 +634,7 @@ def expand(inv: Inventory, doc: Document) -> Plan:
         sites=tuple(site_info(s) for s in inv.sites),
         down_after=inv.defaults.down_after,
         up_after=inv.defaults.up_after,
+        runbook_url=str(inv.runbook_url or ""),
     )
 
 

@@ -72,6 +72,7 @@ class Formatter:
     timezones: Mapping[str, str] = field(default_factory=dict)  # site -> IANA zone
     default_timezone: str = DEFAULT_TIMEZONE
     max_alerts: int = 10
+    runbook_url: str = ""  # the inventory's runbook_url (links point there, with the anchor)
 
     def zone(self, site: str) -> zoneinfo.ZoneInfo:
         """The site's time zone (the default zone for unknown sites)."""
@@ -96,7 +97,7 @@ class Formatter:
             if where:
                 line += f" · {where}"
             if owner:
-                line += f" · {words['team']} {owner}"
+                line += f" · {_team_phrase(words['team'], owner)}"
             parts.append(line)
         ordered = firing + resolved
         for alert in ordered[: self.max_alerts]:
@@ -129,7 +130,7 @@ class Formatter:
     def _short_alert(self, alert: WebhookAlert, language: Language) -> str:
         words = _WORDS.words(language)
         labels = alert.labels
-        summary = _summary(alert, language)
+        summary = self.headline(alert, language)
         zone = self.zone(labels.get("site", ""))
         start, end = _real_time(alert.starts_at), _real_time(alert.ends_at)
         if alert.status == "firing":
@@ -145,6 +146,46 @@ class Formatter:
             text += f" {day}{a:%H:%M}-{b:%H:%M} {b.tzname()}, {_duration(end - start, language)}"
         return text
 
+    def headline(self, alert: WebhookAlert, language: Language) -> str:
+        """The alert's first line, naming things by their inventory names ("Aplikasi SIAK
+        Terpusat (Dukcapil) tidak dapat diakses"); the rule's summary when a name is missing
+        or the alert has no headline of its own."""
+        template = _HEADLINES.words(language).get(alert.labels.get("alertname", ""))
+        if template:
+            fields = self._headline_fields(alert.labels)
+            try:
+                return template.format_map(fields)
+            except KeyError:
+                pass
+        return _summary(alert, language)
+
+    def _headline_fields(self, labels: Mapping[str, str]) -> dict[str, str]:
+        """The names a headline may use; only those the inventory knows (a KeyError else)."""
+        out: dict[str, str] = {}
+        for key, kind in (("site", "site"), ("agency", "agency"), ("link", "link")):
+            name = self.names.get((kind, labels.get(key, "")))
+            if name:
+                out[key] = name
+        entity = self.names.get(("entity", labels.get("entity", "")))
+        if entity and labels.get("kind") == "application":
+            out["app"] = entity
+        if labels.get("kind") in ("device", "infra"):
+            device = entity or labels.get("device", "")
+            if device:
+                out["device"] = device
+        if labels.get("counter"):
+            out["counter"] = labels["counter"]
+        return out
+
+    def runbook(self, alert: WebhookAlert) -> str:
+        """The runbook link: the inventory's ``runbook_url`` with the rule's anchor; the rules'
+        own link only when the inventory gives none."""
+        url = alert.annotations.get("runbook_url", "")
+        if not url or not self.runbook_url:
+            return url
+        anchor = url.partition("#")[2]
+        return self.runbook_url.split("#")[0] + (f"#{anchor}" if anchor else "")
+
     def _unknown_team(self, team: str) -> bool:
         """True for a ``team`` label naming no inventory team (when the teams are known)."""
         known = any(kind == "team" for kind, _ in self.names)
@@ -156,7 +197,7 @@ class Formatter:
     def _alert(self, alert: WebhookAlert, language: Language) -> str:
         words = _WORDS.words(language)
         labels = alert.labels
-        summary = _summary(alert, language)
+        summary = self.headline(alert, language)
         severity = labels.get("severity", "")
         zone = self.zone(labels.get("site", ""))
         lines: list[str] = []
@@ -182,8 +223,8 @@ class Formatter:
         if owner and self._unknown_team(labels.get("team", "")):
             lines.append(f"{words['owner']}: {words['unknown_team'].format(team=owner)}")
         elif owner:
-            lines.append(f"{words['owner']}: {words['team']} {owner}")
-        runbook = alert.annotations.get("runbook_url")
+            lines.append(f"{words['owner']}: {_team_phrase(words['team'], owner)}")
+        runbook = self.runbook(alert)
         if runbook and alert.status == "firing":
             lines.append(f"{words['runbook']}: {runbook}")
         return "\n".join(lines)
@@ -206,6 +247,54 @@ class Formatter:
 
 
 _ICONS = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
+
+# Headlines by alert name, filled with inventory names ({site}, {link}, {app}, {agency},
+# {device}) and the counter number; an alert missing one of them keeps the rule's summary.
+_HEADLINES = Catalogue(
+    "notify-headlines",
+    {
+        "MppSiteOffline": (
+            "{site} tanpa internet: semua link putus",
+            "{site} offline: every internet link is down",
+        ),
+        "MppLinkDown": ("Link {link} di {site} putus", "Link {link} at {site} is down"),
+        "MppLinkDegraded": (
+            "Link {link} di {site} menurun kualitasnya",
+            "Link {link} at {site} is degraded",
+        ),
+        "MppApplicationDown": (
+            "Aplikasi {app} ({agency}) tidak dapat diakses",
+            "Application {app} ({agency}) is down",
+        ),
+        "MppApplicationSlow": (
+            "Aplikasi {app} ({agency}) lambat",
+            "Application {app} ({agency}) is slow",
+        ),
+        "MppCertificateExpiringSoon": (
+            "Sertifikat TLS {app} segera kedaluwarsa",
+            "TLS certificate of {app} expires soon",
+        ),
+        "MppCounterCannotServe": (
+            "Gerai {counter} ({agency}) tidak dapat melayani",
+            "Counter {counter} ({agency}) cannot serve",
+        ),
+        "MppCounterDeviceDown": (
+            "Perangkat {device} di gerai {counter} mati",
+            "Device {device} at counter {counter} is down",
+        ),
+        "MppInfraDeviceDown": (
+            "Perangkat jaringan {device} mati",
+            "Network device {device} is down",
+        ),
+    },
+)
+
+
+def _team_phrase(word: str, name: str) -> str:
+    """ "tim NAME", without doubling the word when the name starts with it ("Tim TI ...")."""
+    first = name.split(maxsplit=1)[0].lower() if name.strip() else ""
+    return name if first in (word.lower(), "tim", "team") else f"{word} {name}"
+
 
 _WORDS = Catalogue(
     "notify-messages",

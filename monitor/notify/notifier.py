@@ -252,6 +252,7 @@ class Notifier:
             timezones=dict(routing.timezones),
             default_timezone=self.settings.default_timezone,
             max_alerts=self.settings.max_alerts_per_message,
+            runbook_url=routing.runbook_url,
         )
         for (_, team), team_targets in targets.items():
             for t in team_targets:

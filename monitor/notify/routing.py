@@ -24,6 +24,7 @@ class Routing:
     names: Names = field(default_factory=dict)
     timezones: Mapping[str, str] = field(default_factory=dict)
     network_teams: Mapping[str, str] = field(default_factory=dict)  # site -> uplinks' owner
+    runbook_url: str = ""  # the inventory's runbook: replaces the rules' generic link
 
 
 def routing_from_plan(plan: Plan) -> Routing:
@@ -48,4 +49,10 @@ def routing_from_plan(plan: Plan) -> Routing:
             names.setdefault(("link", link.id), link.name)
     for entity in plan.entities.values():
         names[("entity", entity.id)] = entity.name
-    return Routing(channels=channels, names=names, timezones=timezones, network_teams=network_teams)
+    return Routing(
+        channels=channels,
+        names=names,
+        timezones=timezones,
+        network_teams=network_teams,
+        runbook_url=plan.runbook_url,
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import shutil
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,9 @@ from typing import Any
 
 import pytest
 
+from monitor.inventory import load_plan
+from monitor.notify.messages import Formatter, WebhookAlert
+from monitor.notify.routing import routing_from_plan
 from tests.dashboards.promserver import PROMETHEUS_BIN
 from tests.e2e import harness as H
 from tests.e2e import topology as T
@@ -179,6 +183,13 @@ async def _settled(stack: H.Stack) -> tuple[bool, Any]:
     }
 
 
+@functools.cache
+def _formatter() -> Formatter:
+    """The notifier's formatter for the test inventory (names of sites, apps, links...)."""
+    text = H._dump_yaml(H.inventory())
+    return Formatter(names=dict(routing_from_plan(load_plan("e2e.yaml", text)).names))
+
+
 async def run_case(case: Case, stack: H.Stack, sink: Sink) -> None:
     """Inject, wait for the page, check nobody else, recover, wait for the resolved page."""
     mark = sink.mark()
@@ -192,9 +203,11 @@ async def run_case(case: Case, stack: H.Stack, sink: Sink) -> None:
         FIRE_TIMEOUT,
     )
     case.timings["notified"] = time.monotonic() - t0
+    fmt = _formatter()
     for alert in firing.alerts:
-        summary = alert.get("annotations", {}).get("summary", "")
-        assert summary and summary in firing.text, f"summary {summary!r} not in {firing.text!r}"
+        # the headline names things by their inventory names (the rule's summary otherwise)
+        headline = fmt.headline(WebhookAlert.model_validate(alert), "id")
+        assert headline and headline in firing.text, f"{headline!r} not in {firing.text!r}"
     if case.team in ("kominfo", "it-dukcapil"):  # these teams also have a WhatsApp gateway
         gateway = "waha" if case.team == "kominfo" else "fonnte"
         await sink.wait_for(

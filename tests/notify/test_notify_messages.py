@@ -27,7 +27,7 @@ def _render(payload: dict[str, Any], language: str = "id", **kw: Any) -> str:
 def test_firing_message_in_bahasa_indonesia() -> None:
     text = _render(group(alert()))
     assert text == (
-        "🟠 PERINGATAN: Perangkat printer di gerai 07 mati\n"
+        "🟠 PERINGATAN: Perangkat Printer antrean di gerai 07 mati\n"
         "Perangkat printer di gerai 07 tidak menjawab.\n"
         "Lokasi: MPP Kabupaten Paser · Gerai 07 · BPJS Kesehatan · Printer antrean\n"
         "Sejak: Sab 29 Nov 2025 09:15 WITA\n"
@@ -40,7 +40,7 @@ def test_resolved_message_says_pulih_with_the_outage_span() -> None:
     done = alert("resolved", ends="2025-11-29T01:42:10Z")
     text = _render(group(done))
     assert text == (
-        "✅ PULIH: Perangkat printer di gerai 07 mati\n"
+        "✅ PULIH: Perangkat Printer antrean di gerai 07 mati\n"
         "Lokasi: MPP Kabupaten Paser · Gerai 07 · BPJS Kesehatan · Printer antrean\n"
         "Gangguan: Sab 29 Nov 2025 09:15–09:42 WITA (27 menit)\n"
         "Penanggung jawab: tim IT BPJS Kesehatan"
@@ -49,13 +49,13 @@ def test_resolved_message_says_pulih_with_the_outage_span() -> None:
 
 def test_english_message() -> None:
     text = _render(group(alert(severity="critical")), "en")
-    assert text.startswith("🔴 CRITICAL: Device printer at counter 07 is down\n")
+    assert text.startswith("🔴 CRITICAL: Device Printer antrean at counter 07 is down\n")
     assert "Device printer at counter 07 does not answer." in text
     assert "Where: MPP Kabupaten Paser · Counter 07 · BPJS Kesehatan" in text
     assert "Since: Sat 29 Nov 2025 09:15 WITA" in text
     assert "Owner: team IT BPJS Kesehatan" in text
     resolved = _render(group(alert("resolved", ends="2025-11-30T03:20:00Z")), "en")
-    assert resolved.startswith("✅ RESOLVED: Device printer at counter 07 is down")
+    assert resolved.startswith("✅ RESOLVED: Device Printer antrean at counter 07 is down")
     assert "Outage: Sat 29 Nov 2025 09:15 WITA – Sun 30 Nov 2025 11:20 WITA (1 d 2 h)" in resolved
 
 

@@ -184,15 +184,20 @@ def _alerts(*raw: dict[str, Any]) -> list[WebhookAlert]:
 
 def test_short_text_of_a_firing_and_a_resolved_outage() -> None:
     firing = PASER.render_short(_alerts(site_offline()), "id")
-    assert firing == "KRITIS: Internet MPP Paser terputus, sejak 10:03 WITA"
+    # the headline names the site by its inventory name, not the rule's summary
+    assert (
+        firing == "KRITIS: MPP Kabupaten Paser tanpa internet: semua link putus, sejak 10:03 WITA"
+    )
     resolved = PASER.render_short(_alerts(site_offline("resolved")), "id")
-    assert resolved == "PULIH: Internet MPP Paser terputus 10:03-10:41 WITA, 38 menit"
+    assert resolved == (
+        "PULIH: MPP Kabupaten Paser tanpa internet: semua link putus 10:03-10:41 WITA, 38 menit"
+    )
 
 
 def test_short_text_of_many_alerts_stays_in_one_segment() -> None:
     many = [app_down() | {"fingerprint": f"f{i}"} for i in range(12)]
     text = PASER.render_short(_alerts(site_offline(), *many), "id")
-    assert text.startswith("13 gangguan aktif - MPP Kabupaten Paser: KRITIS: Internet MPP Paser")
+    assert text.startswith("13 gangguan aktif - MPP Kabupaten Paser: KRITIS: MPP Kabupaten Paser")
     assert len(text) <= SMS_SEGMENT and text.endswith("...")
     assert gsm7(text) == text
 

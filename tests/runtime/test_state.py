@@ -309,3 +309,27 @@ def test_counter_status_says_whose_fault_it_is(state: State, mpp: Mpp) -> None:
     feed(state, {t.id: fail() for t in mpp.targets}, T0 + 8, times=2)
     status_now, owner = state.counter_status(mpp.counter)
     assert status_now == "unreachable" and owner in ("dpmptsp", "kominfo")
+
+
+def test_a_vpn_up_is_not_the_internet() -> None:
+    from monitor.inventory import load_plan
+
+    text = """\
+sites:
+  - id: paser
+    name: MPP
+    teams: [{id: kominfo, name: Kominfo}, {id: it-dukcapil, name: Dukcapil}]
+    links:
+      - {id: telkom, name: Telkom, anchors: [192.0.2.1]}
+      - {id: iconplus, name: ICON+, kind: dedicated, anchors: [192.0.2.2]}
+      - {id: siak, name: VPN SIAK, kind: vpn, team: it-dukcapil, anchors: [10.250.0.1]}
+"""
+    plan = load_plan("inv.yaml", text)
+    s = State(wall=lambda: T0)
+    s.apply_plan(plan, T0)
+    ids = {t.entity.rsplit("/", 1)[-1]: t.id for t in plan.targets}
+    feed(s, {ids["telkom"]: fail(), ids["iconplus"]: fail(), ids["siak"]: ok()}, T0, times=2)
+    # both internet uplinks down: the site is offline although Dukcapil's VPN answers
+    assert s.site_internet_up("paser") is False
+    feed(s, {ids["iconplus"]: ok()}, T0 + 5, times=2)
+    assert s.site_internet_up("paser") is True
