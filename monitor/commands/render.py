@@ -17,7 +17,7 @@ EXAMPLES = """\
       --out /etc/prometheus/alertmanager.yml
   mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
       --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
-  mpp-monitor render prometheus --config inv.yaml --remote-write https://pusat.example/api/v1/write \
+  mpp-monitor render prometheus --config inv.yaml --remote-write URL \
       --remote-write-auth /etc/prometheus/central.token
   mpp-monitor render prometheus --config inv.yaml --agent --remote-write URL   # no local TSDB
   mpp-monitor render central --out /etc/vmalert/mpp-central-rules.yml
@@ -180,7 +180,9 @@ def run(args: argparse.Namespace) -> int:
             )
             return 2
         if args.remote_write_user and not args.remote_write_auth:
-            print("mpp-monitor: --remote-write-user needs --remote-write-auth FILE", file=sys.stderr)
+            print(
+                "mpp-monitor: --remote-write-user needs --remote-write-auth FILE", file=sys.stderr
+            )
             return 2
         rw = None
         if args.remote_write:
