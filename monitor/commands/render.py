@@ -7,7 +7,10 @@ import argparse
 import sys
 from pathlib import Path
 
-HELP = "render alertmanager.yml or prometheus.yml from the inventory, or gammu-smsdrc"
+HELP = (
+    "render alertmanager.yml or prometheus.yml from the inventory, the central store's rules, "
+    "or gammu-smsdrc"
+)
 EXAMPLES = """\
   mpp-monitor render alertmanager --config examples/mpp-paser.yaml > alertmanager.yml
   mpp-monitor render alertmanager --config inv.yaml --notifier-url http://10.0.0.5:9469 \\
@@ -15,6 +18,10 @@ EXAMPLES = """\
       --out /etc/prometheus/alertmanager.yml
   mpp-monitor render prometheus --config inv.yaml --monitor 127.0.0.1:9469 \\
       --alertmanager 127.0.0.1:9093 --rules /etc/prometheus/mpp-rules.yml
+  mpp-monitor render prometheus --config inv.yaml --remote-write URL \
+      --remote-write-auth /etc/prometheus/central.token
+  mpp-monitor render prometheus --config inv.yaml --agent --remote-write URL   # no local TSDB
+  mpp-monitor render central --out /etc/vmalert/mpp-central-rules.yml
   mpp-monitor render smsd --device /dev/ttyUSB0 --out /etc/gammu-smsdrc
 """
 
@@ -23,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the render command's arguments."""
-    parser.add_argument("what", choices=["alertmanager", "prometheus", "smsd"])
+    parser.add_argument("what", choices=["alertmanager", "prometheus", "central", "smsd"])
     parser.add_argument(
         "--config", metavar="FILE", help="inventory file (alertmanager, prometheus)"
     )
@@ -88,6 +95,43 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     pr.add_argument("--rules", action="append", default=[], metavar="FILE")
     pr.add_argument("--scrape-interval", default="15s")
+    pr.add_argument(
+        "--remote-write",
+        metavar="URL",
+        default="",
+        help="also send every sample to this central store (Prometheus remote_write)",
+    )
+    pr.add_argument(
+        "--remote-write-auth",
+        metavar="FILE",
+        default="",
+        help="file holding the centre's bearer token (or, with --remote-write-user, password)",
+    )
+    pr.add_argument("--remote-write-user", metavar="NAME", default="", help="basic-auth user")
+    pr.add_argument(
+        "--remote-write-deadline",
+        default="10s",
+        metavar="DURATION",
+        help="send a batch at the latest after this long (default %(default)s)",
+    )
+    pr.add_argument(
+        "--agent",
+        action="store_true",
+        help="for Prometheus in agent mode: no rules or alerting, only remote_write",
+    )
+    ce = parser.add_argument_group("central (rules for the central store)")
+    ce.add_argument(
+        "--dark-after",
+        default="",
+        metavar="DURATION",
+        help="a site that sent nothing for this long is dark (default 5m)",
+    )
+    ce.add_argument(
+        "--central-team",
+        default="",
+        metavar="ID",
+        help="team label of the central on-call that receives MppSiteDark (default pusat)",
+    )
     sm = parser.add_argument_group("smsd (gammu-smsd for the SMS channel)")
     sm.add_argument("--device", default="/dev/ttyUSB0", help="the modem (default %(default)s)")
     sm.add_argument("--connection", default="at", help="gammu connection (default %(default)s)")
@@ -100,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the render command."""
     from monitor.commands import load_config_or_report
     from monitor.render.alertmanager import RenderOptions, render_alertmanager
-    from monitor.render.prometheus import render_prometheus
+    from monitor.render.central import CentralOptions, render_central
+    from monitor.render.prometheus import RemoteWrite, render_prometheus
     from monitor.render.smsd import SmsdOptions, render_smsd
 
     if args.what == "smsd":
@@ -112,6 +157,13 @@ def run(args: argparse.Namespace) -> int:
             logfile=args.logfile,
         )
         return _write(args, render_smsd(smsd))
+    if args.what == "central":
+        try:
+            opts_c = CentralOptions.parse(dark_after=args.dark_after, team=args.central_team)
+        except ValueError as exc:
+            print(f"mpp-monitor: {exc}", file=sys.stderr)
+            return 2
+        return _write(args, render_central(opts_c))
     if not args.config:
         print(f"mpp-monitor: render {args.what} needs --config FILE", file=sys.stderr)
         return 2
@@ -160,6 +212,31 @@ def run(args: argparse.Namespace) -> int:
             return 2
         text = render_alertmanager(inv, opts)
     else:
+        if (args.agent or args.remote_write_auth or args.remote_write_user) and not (
+            args.remote_write
+        ):
+            print(
+                "mpp-monitor: --agent and --remote-write-auth/-user need --remote-write URL",
+                file=sys.stderr,
+            )
+            return 2
+        if args.remote_write_user and not args.remote_write_auth:
+            print(
+                "mpp-monitor: --remote-write-user needs --remote-write-auth FILE", file=sys.stderr
+            )
+            return 2
+        rw = None
+        if args.remote_write:
+            error = _check_remote_write(args.remote_write)
+            if error:
+                print(f"mpp-monitor: invalid --remote-write: {error}", file=sys.stderr)
+                return 2
+            rw = RemoteWrite(
+                url=args.remote_write,
+                auth_file=args.remote_write_auth or None,
+                username=args.remote_write_user or None,
+                batch_send_deadline=args.remote_write_deadline,
+            )
         text = render_prometheus(
             inv,
             monitor_targets=args.monitor or ["127.0.0.1:9469"],
@@ -167,8 +244,22 @@ def run(args: argparse.Namespace) -> int:
             rule_files=args.rules or [str(ROOT / "alerts" / "mpp-rules.yml")],
             scrape_interval=args.scrape_interval,
             notifier_targets=args.notifier,
+            remote_write=rw,
+            agent=args.agent,
         )
     return _write(args, text)
+
+
+def _check_remote_write(url: str) -> str:
+    """Why a remote-write URL is refused ("" when it is fine): credentials go in files."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "expected http(s)://HOST[:PORT]/PATH"
+    if parts.username is not None or parts.password is not None:
+        return "credentials in the URL: put them in a file and pass --remote-write-auth FILE"
+    return ""
 
 
 def _write(args: argparse.Namespace, text: str) -> int:

@@ -7,6 +7,8 @@ Shape (see examples/mpp-paser.yaml for a complete building)::
       - id: paser
         name: MPP Kabupaten Paser
         timezone: Asia/Makassar
+        region: kaltim            # optional: labels for the central store
+        regency: paser
         service_hours: {days: [mon, tue, wed, thu, fri], open: "08:00", close: "16:00"}
         closed_days: {holidays: ID, extra: [2026-03-20]}
         network_team: kominfo
@@ -304,6 +306,10 @@ class Site(Strict):
     name: Name
     timezone: str = "Asia/Makassar"
     address: Name = ""
+    # Where the building is, as label values for the central store (external_labels of the
+    # site's Prometheus): a province-level region and the regency/city (kabupaten/kota).
+    region: Id | None = None
+    regency: Id | None = None
     service_hours: ServiceHours = ServiceHours()
     closed_days: ClosedDays = ClosedDays()
     network_team: Id = "kominfo"
