@@ -197,6 +197,12 @@ async def measure_blackbox(
     after = {"blackbox_exporter": cpu_seconds(bb_pid), "prometheus": cpu_seconds(prom_pid)}
     # one /probe scrape = one probe: the `up` samples Prometheus stored in the window
     scrapes = query(prom, f"sum(count_over_time(up[{a.duration:g}s]))")
+    failed = query(prom, f"sum(count_over_time((up == 0)[{a.duration:g}s:]))")
+    print(
+        f"  blackbox side: {scrapes:.0f} /probe scrapes in the window (expected about "
+        f"{len(targets) * a.duration / a.interval:.0f}), {failed:.0f} failed",
+        flush=True,
+    )
     side = Side(
         "blackbox_exporter + Prometheus",
         probes=scrapes,
