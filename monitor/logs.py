@@ -8,6 +8,7 @@ itself, and ``TIME LEVEL name: message`` otherwise. ``json`` writes one JSON obj
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -37,8 +38,6 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
-        import datetime as dt
-
         t = dt.datetime.fromtimestamp(record.created, dt.UTC)
         return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -63,20 +62,20 @@ def formatter(fmt: LogFormat, stream: TextIO, env: Mapping[str, str]) -> logging
     return logging.Formatter(JOURNAL if fmt == "journal" else TEXT)
 
 
-_json_to: list[TextIO] = []
-
-
 def say(message: str, level: int = logging.ERROR) -> None:
     """A service's own start/stop line on stderr: plain text, or a JSON object under ``json``.
 
     Start-up errors (``FILE:LINE:COL: field: message``) stay exactly as check-config prints
     them for people; a log shipper reading ``--log-format json`` still gets one object a line.
     """
-    if _json_to:
-        record = logging.LogRecord("mpp-monitor", level, "", 0, message, None, None)
-        print(JsonFormatter().format(record), file=_json_to[0], flush=True)
-    else:
-        print(message, file=sys.stderr, flush=True)
+    for handler in logging.getLogger().handlers:  # what configure() installed says the format
+        if isinstance(handler, logging.StreamHandler) and isinstance(
+            handler.formatter, JsonFormatter
+        ):
+            record = logging.LogRecord("mpp-monitor", level, "", 0, message, None, None)
+            print(handler.formatter.format(record), file=handler.stream, flush=True)
+            return
+    print(message, file=sys.stderr, flush=True)
 
 
 def configure(
@@ -94,5 +93,4 @@ def configure(
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(getattr(logging, level.upper()))
-    _json_to[:] = [out] if isinstance(handler.formatter, JsonFormatter) else []
     return handler
