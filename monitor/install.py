@@ -175,6 +175,7 @@ def _same_host(a: str, b: str) -> bool:
 
 def merge_prometheus(existing: CommentedMap, inv: Inventory, opts: Options) -> CommentedMap:
     """Debian's prometheus.yml with our jobs, rules, Alertmanager and labels added."""
+    am = opts.alertmanager_options
     ours = prometheus_config(
         inv,
         monitor_targets=[opts.monitor],
@@ -182,6 +183,10 @@ def merge_prometheus(existing: CommentedMap, inv: Inventory, opts: Options) -> C
         rule_files=[RULES_NAME],
         scrape_interval=str((existing.get("global") or {}).get("scrape_interval") or "15s"),
         notifier_targets=[opts.notifier] if opts.notifier else None,
+        # the web server's basic auth guards /metrics as well as the webhook
+        scrape_auth=(
+            (am.notifier_user, am.notifier_password_file) if am.notifier_user else None
+        ),
     )
     labels = _map(_map(existing, "global"), "external_labels")
     labels.update(ours["global"]["external_labels"])

@@ -45,13 +45,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--notifier-user",
         default="",
         metavar="USER",
-        help="basic-auth user for the notifier's webhook (its --web.config basic_auth_users)",
+        help="basic-auth user of mpp-monitor's web server (its --web.config basic_auth_users): "
+        "Alertmanager's webhook calls, and with `render prometheus` the /metrics scrapes",
     )
     am.add_argument(
         "--notifier-password-file",
         default="",
         metavar="FILE",
-        help="file with that user's password, read by Alertmanager (password_file)",
+        help="file with that user's password, read by Alertmanager and Prometheus "
+        "(password_file)",
     )
     am.add_argument(
         "--off-hours",
@@ -171,26 +173,25 @@ def run(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     inv = loaded.inventory
+    if bool(args.notifier_user) != bool(args.notifier_password_file):
+        print(
+            "mpp-monitor: give both --notifier-user and --notifier-password-file, or neither",
+            file=sys.stderr,
+        )
+        return 2
+    password_file = (
+        str(Path(args.notifier_password_file).absolute()) if args.notifier_password_file else ""
+    )
     if args.what == "alertmanager":
         try:
             years = tuple(int(y) for y in args.holiday_years.split(",") if y.strip())
         except ValueError:
             print(f"mpp-monitor: invalid --holiday-years {args.holiday_years!r}", file=sys.stderr)
             return 2
-        if bool(args.notifier_user) != bool(args.notifier_password_file):
-            print(
-                "mpp-monitor: give both --notifier-user and --notifier-password-file, or neither",
-                file=sys.stderr,
-            )
-            return 2
         opts = RenderOptions(
             notifier_url=args.notifier_url,
             notifier_user=args.notifier_user,
-            notifier_password_file=(
-                str(Path(args.notifier_password_file).absolute())
-                if args.notifier_password_file
-                else ""
-            ),
+            notifier_password_file=password_file,
             off_hours=args.off_hours,
             group_wait=args.group_wait,
             group_interval=args.group_interval,
@@ -246,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
             notifier_targets=args.notifier,
             remote_write=rw,
             agent=args.agent,
+            scrape_auth=(args.notifier_user, password_file) if args.notifier_user else None,
         )
     return _write(args, text)
 

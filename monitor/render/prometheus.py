@@ -109,9 +109,13 @@ def prometheus_config(
     notifier_targets: list[str] | None = None,
     remote_write: RemoteWrite | None = None,
     agent: bool = False,
+    scrape_auth: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """prometheus.yml content: the mpp-monitor scrape job (and ``mpp-notifier`` when the
     notifier runs apart), rules and Alertmanager; remote_write to the centre when given.
+
+    ``scrape_auth``: (user, password file) when mpp-monitor's web server has basic auth
+    (``--web.config``): /metrics needs it like the webhook does.
 
     ``agent``: for Prometheus in agent mode (``--enable-feature=agent``), which keeps only a
     write-ahead log and forwards everything: no rules, no alerting (the centre alerts).
@@ -140,6 +144,10 @@ def prometheus_config(
                 "static_configs": [{"targets": notifier_targets}],
             }
         )
+    if scrape_auth is not None:
+        user, password_file = scrape_auth
+        for job in jobs:
+            job["basic_auth"] = {"username": user, "password_file": password_file}
     config: dict[str, Any] = {
         "global": {
             "scrape_interval": scrape_interval,

@@ -280,3 +280,9 @@ def test_basic_auth_for_the_webhook_is_rendered_with_a_password_file(tmp_path: P
         auth = hook["http_config"]["basic_auth"]
         assert auth == {"username": "alertmanager", "password_file": str(secret)}
     assert "s3cret" not in text
+    # the same web server guards /metrics: Prometheus scrapes with the same credentials
+    prom_text = (root / "etc/prometheus/prometheus.yml").read_text()
+    prom = YAML(typ="safe", pure=True).load(prom_text)
+    (job,) = [j for j in prom["scrape_configs"] if j["job_name"] == "mpp-monitor"]
+    assert job["basic_auth"] == {"username": "alertmanager", "password_file": str(secret)}
+    assert "s3cret" not in prom_text

@@ -295,10 +295,14 @@ class Processes:
 
 
 class Http:
-    """JSON/text GETs with short timeouts (one session for the whole test)."""
+    """JSON/text GETs with short timeouts (one session for the whole test); ``headers``
+    e.g. the Authorization of a monitor whose web server has basic auth (Prometheus and
+    Alertmanager ignore it)."""
 
-    def __init__(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5))
+    def __init__(self, headers: dict[str, str] | None = None) -> None:
+        self.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=5), headers=headers
+        )
 
     async def close(self) -> None:
         """Close the session."""
@@ -487,9 +491,11 @@ async def start_stack(
     inventory_data: dict[str, Any] | None = None,
     monitor_args: Sequence[str] = (),
     render_args: Sequence[str] = (),
+    prometheus_args: Sequence[str] = (),
 ) -> Stack:
     """Start the application server, the monitor, Alertmanager and Prometheus (the monitor
-    with ``monitor_args``, e.g. ``--outbox``; Alertmanager rendered with ``render_args``)."""
+    with ``monitor_args``, e.g. ``--outbox``; Alertmanager rendered with ``render_args``,
+    Prometheus with ``prometheus_args``)."""
     inv = write_yaml(tmp / "inventory.yaml", inventory_data or inventory(SINK_PORT))
     run_cli("check-config", str(inv))
     app_state = tmp / "apps"
@@ -592,6 +598,7 @@ async def start_stack(
         str(rules),
         "--scrape-interval",
         "1s",
+        *prometheus_args,
     )
     config = YAML(typ="safe").load(prom_yml)
     # the monitor's own alerts take site and team from here (alerts/README.md)

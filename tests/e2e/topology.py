@@ -5,12 +5,15 @@
                           ┌── isp1 (anchor 10.63.1.1) ──┐
     mon ── to-isp1/to-isp2┤                             ├── inet (applications 10.63.100.10)
      │                    └── isp2 (anchor 10.63.2.1) ──┘
-     └── to-sw ── sw (switch, 10.62.0.2) ── gerai (counter devices 10.64.0.x)
+     ├── to-sw ── sw (switch, 10.62.0.2) ── gerai (counter devices 10.64.0.x)
+     └── to-vpn ── vpn (an agency's own line: gateway 10.65.0.1, its application 10.66.0.10)
 
 ``mon`` is where mpp-monitor, Prometheus, Alertmanager and the sink run (on its loopback).
 It reaches the internet side (10.63.0.0/16) through a multipath route over both uplinks
 with ``ignore_routes_with_linkdown``: cutting one uplink (its ISP side goes down, so the
 monitor's end loses carrier) leaves the applications reachable, cutting both does not.
+The ``vpn`` namespace is an agency's own line (Dukcapil's VPN to SIAK Terpusat): it does not
+go through the uplinks, so cutting both leaves it, and the application behind it, reachable.
 Each uplink is probed through its own source address (``ip rule from SRC lookup TABLE``),
 and a table ends in ``unreachable`` so a dead uplink never falls back to the other one.
 
@@ -35,6 +38,10 @@ COUNTER_DEVICES: dict[int, dict[str, str]] = {
     1: {"pc": "10.64.0.11", "printer": "10.64.0.12"},
     2: {"pc": "10.64.0.21", "printer": "10.64.0.22"},
 }
+# an agency's own line: the monitor's end, the far end (the link's anchor), the application
+VPN_SOURCE = "10.65.0.2"
+VPN_GATEWAY = "10.65.0.1"
+VPN_APP_ADDRESS = "10.66.0.10"
 _SILENCE_TABLE = "e2e_silence"
 
 
@@ -58,11 +65,13 @@ class MppNet:
     inet: Namespace
     sw: Namespace
     gerai: Namespace
+    vpn: Namespace
     _silenced: set[str] = field(default_factory=set)
 
     def names(self) -> list[str]:
         """The namespace names (for the clean-up check)."""
-        return [ns.name for ns in (self.mon, *self.isps.values(), self.inet, self.sw, self.gerai)]
+        every = (self.mon, *self.isps.values(), self.inet, self.sw, self.gerai, self.vpn)
+        return [ns.name for ns in every]
 
     # -- faults ------------------------------------------------------------------------------
 
@@ -160,4 +169,10 @@ def build(topo: Topology) -> MppNet:
     )
     gerai.route("default", "via", "10.64.0.1")
     mon.route(COUNTER_NET, "via", SWITCH_ADDRESS)
-    return MppNet(topo=topo, mon=mon, isps=isps, inet=inet, sw=sw, gerai=gerai)
+
+    vpn = topo.namespace("vpn")
+    topo.link(mon, vpn, f"{VPN_SOURCE}/30", f"{VPN_GATEWAY}/30")
+    vpn.add_address("lo", f"{VPN_APP_ADDRESS}/32")
+    vpn.route("default", "via", VPN_SOURCE)
+    mon.route(f"{VPN_APP_ADDRESS}/32", "via", VPN_GATEWAY)
+    return MppNet(topo=topo, mon=mon, isps=isps, inet=inet, sw=sw, gerai=gerai, vpn=vpn)
