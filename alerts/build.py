@@ -16,7 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.scalarstring import LiteralScalarString
 
 RULES_PATH = "alerts/mpp-rules.yml"
-RUNBOOK_URL = "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/runbook.md"
+RUNBOOK_URL = "/runbook"
 
 # The labels every entity series carries (docs/metrics.md); aggregating `by` them keeps the
 # alert's labels exact and drops job/instance, so two monitors in HA give one alert.
@@ -95,7 +95,7 @@ LINKS_DOWN = _record(
     "site_team:mpp_links_down:count",
     f"""
 count by (site, team) (
-  max by ({ENTITY_BY}) (mpp_entity_status{{kind="link", status="down"}}) == 1
+  max by ({ENTITY_BY}) (mpp_entity_status{{kind="link", status="down", via="internet"}}) == 1
 )
 """,
 )
@@ -165,12 +165,12 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="link", status="down"}}) == 1
         severity="warning",
         summary="Link {{ $labels.link }} di MPP {{ $labels.site }} putus",
         description=(
-            "Link {{ $labels.link }} ({{ $labels.entity }}) tidak menjawab probe. "
+            "Link {{ $labels.link }} tidak menjawab probe. "
             "Layanan tetap berjalan lewat link lain bila masih ada yang hidup."
         ),
         summary_en="Link {{ $labels.link }} at MPP {{ $labels.site }} is down",
         description_en=(
-            "Link {{ $labels.link }} ({{ $labels.entity }}) does not answer its probes. "
+            "Link {{ $labels.link }} does not answer its probes. "
             "Service continues over the other links if any is still up."
         ),
     ),
@@ -185,7 +185,7 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="link", status="down"}}) == 1
         severity="warning",
         summary="Link {{ $labels.link }} di MPP {{ $labels.site }} menurun kualitasnya",
         description=(
-            "Link {{ $labels.link }} ({{ $labels.entity }}) hidup tetapi kehilangan paket "
+            "Link {{ $labels.link }} hidup tetapi kehilangan paket "
             "atau latensinya melewati ambang: kehilangan paket "
             '{{ with printf `mpp_link_loss_ratio{entity="%s"}` $labels.entity | query }}'
             "{{ . | first | value | humanizePercentage }}{{ end }}, RTT median "
@@ -194,7 +194,7 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="link", status="down"}}) == 1
         ),
         summary_en="Link {{ $labels.link }} at MPP {{ $labels.site }} is degraded",
         description_en=(
-            "Link {{ $labels.link }} ({{ $labels.entity }}) is up but its loss or latency is "
+            "Link {{ $labels.link }} is up but its loss or latency is "
             "over the threshold: packet loss "
             '{{ with printf `mpp_link_loss_ratio{entity="%s"}` $labels.entity | query }}'
             "{{ . | first | value | humanizePercentage }}{{ end }}, median RTT "
@@ -319,13 +319,13 @@ max by ({ENTITY_BY}) (mpp_entity_status{{kind="infra", status="down"}}) == 1
         severity="critical",
         summary="Perangkat jaringan {{ $labels.device }} mati",
         description=(
-            "Perangkat jaringan {{ $labels.device }} ({{ $labels.entity }}) di MPP "
+            "Perangkat jaringan {{ $labels.entity }} di MPP "
             "{{ $labels.site }} tidak menjawab. Perangkat dan gerai di belakangnya tidak "
             "terjangkau (peringatan mereka ditahan)."
         ),
         summary_en="Network device {{ $labels.device }} is down",
         description_en=(
-            "Network device {{ $labels.device }} ({{ $labels.entity }}) at MPP "
+            "Network device {{ $labels.entity }} at MPP "
             "{{ $labels.site }} does not answer. Devices and counters behind it are "
             "unreachable (their alerts are held back)."
         ),

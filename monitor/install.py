@@ -184,9 +184,7 @@ def merge_prometheus(existing: CommentedMap, inv: Inventory, opts: Options) -> C
         scrape_interval=str((existing.get("global") or {}).get("scrape_interval") or "15s"),
         notifier_targets=[opts.notifier] if opts.notifier else None,
         # the web server's basic auth guards /metrics as well as the webhook
-        scrape_auth=(
-            (am.notifier_user, am.notifier_password_file) if am.notifier_user else None
-        ),
+        scrape_auth=((am.notifier_user, am.notifier_password_file) if am.notifier_user else None),
     )
     labels = _map(_map(existing, "global"), "external_labels")
     labels.update(ours["global"]["external_labels"])

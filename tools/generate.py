@@ -1,7 +1,8 @@
 """Regenerate the committed generated files (alert rules, dashboards); --check fails on drift.
 
 Each generator is a module exposing ``render() -> dict[str, str]`` (repo-relative path ->
-file text). Generators: ``alerts.build`` and ``dashboards.build``.
+file text). Generators: ``alerts.build``, ``dashboards.build`` and ``tools/runbook_page.py``
+(docs/runbook.md -> the page the monitor serves at /runbook).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ if str(ROOT) not in sys.path:  # run as `python tools/generate.py`: the packages
 
 from alerts import build as alerts_build  # noqa: E402
 from dashboards import build as dashboards_build  # noqa: E402
+from tools import runbook_page  # noqa: E402
 
-GENERATORS = (alerts_build, dashboards_build)
+GENERATORS = (alerts_build, dashboards_build, runbook_page)
 
 
 def main() -> int:

@@ -52,8 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--notifier-password-file",
         default="",
         metavar="FILE",
-        help="file with that user's password, read by Alertmanager and Prometheus "
-        "(password_file)",
+        help="file with that user's password, read by Alertmanager and Prometheus (password_file)",
     )
     am.add_argument(
         "--off-hours",

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
+from urllib.parse import urljoin
 
 from pydantic import ValidationError
 
@@ -634,8 +635,18 @@ def expand(inv: Inventory, doc: Document) -> Plan:
         sites=tuple(site_info(s) for s in inv.sites),
         down_after=inv.defaults.down_after,
         up_after=inv.defaults.up_after,
-        runbook_url=str(inv.runbook_url or ""),
+        runbook_url=runbook_base(inv),
     )
+
+
+def runbook_base(inv: Inventory) -> str:
+    """Where the "Panduan" links of messages point: the inventory's ``runbook_url``, else the
+    monitor's own ``/runbook`` page under ``public_url``; "" when neither is known."""
+    if inv.runbook_url:
+        return str(inv.runbook_url)
+    if inv.public_url:
+        return urljoin(str(inv.public_url), "runbook")
+    return ""
 
 
 def site_info(site: Site) -> SiteInfo:

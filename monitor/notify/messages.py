@@ -14,6 +14,7 @@ or the span of a resolved outage), folded to the GSM-7 alphabet so no phone fall
 from __future__ import annotations
 
 import datetime as dt
+import re
 import unicodedata
 import zoneinfo
 from collections.abc import Mapping, Sequence
@@ -178,11 +179,15 @@ class Formatter:
         return out
 
     def runbook(self, alert: WebhookAlert) -> str:
-        """The runbook link: the inventory's ``runbook_url`` with the rule's anchor; the rules'
-        own link only when the inventory gives none."""
+        """The runbook link: the inventory's runbook (its ``runbook_url``, else the monitor's
+        own ``/runbook`` page under ``public_url``) with the rule's anchor. A rule's absolute
+        link stands when the inventory gives no base; a relative one (``/runbook#...``, as
+        the committed rules have) is left out then: a phone cannot open it."""
         url = alert.annotations.get("runbook_url", "")
-        if not url or not self.runbook_url:
-            return url
+        if not url:
+            return ""
+        if not self.runbook_url:
+            return url if url.startswith(("https://", "http://")) else ""
         anchor = url.partition("#")[2]
         return self.runbook_url.split("#")[0] + (f"#{anchor}" if anchor else "")
 
@@ -194,6 +199,24 @@ class Formatter:
     def _name(self, kind: str, ident: str) -> str:
         return self.names.get((kind, ident), ident) if ident else ""
 
+    def named(self, text: str, labels: Mapping[str, str]) -> str:
+        """``text`` (a rule's description, written with label values) with the alert's ids
+        replaced by their inventory names: "aplikasi paser/application/dukcapil-siak milik
+        instansi dukcapil" -> "aplikasi SIAK Terpusat milik instansi Dukcapil". One pass, so
+        a name is never rewritten again; ids shorter than 3 characters (counter "07") stay."""
+        names: dict[str, str] = {}
+        for kind in _NAMED_LABELS:
+            ident = labels.get(kind, "")
+            name = self._name(kind, ident)
+            if len(ident) >= 3 and name and name != ident:
+                names.setdefault(ident, name)
+        if not text or not names:
+            return text
+        pattern = "|".join(re.escape(i) for i in sorted(names, key=len, reverse=True))
+        text = re.sub(rf"(?<![\w/.-])(?:{pattern})(?![\w/-])", lambda m: names[m[0]], text)
+        # "MPP MPP Kabupaten Paser", "tim Tim TI Disdukcapil": the rule's word and the name's
+        return re.sub(r"\b(\w+) (?=\1\b)", "", text, flags=re.IGNORECASE)
+
     def _alert(self, alert: WebhookAlert, language: Language) -> str:
         words = _WORDS.words(language)
         labels = alert.labels
@@ -204,7 +227,7 @@ class Formatter:
         if alert.status == "firing":
             icon = _ICONS.get(severity, "🔴")
             lines.append(f"{icon} {_tag(severity, language)}: {summary}")
-            description = _note(alert, "description", language)
+            description = self.named(_note(alert, "description", language), labels)
             if description:
                 lines.append(description)
         else:
@@ -323,6 +346,10 @@ _WORDS = Catalogue(
         "more": ("… dan {n} peringatan lain", "… and {n} more alert(s)"),
     },
 )
+
+
+# labels whose values are ids with an inventory name (longest first when they overlap)
+_NAMED_LABELS = ("entity", "link", "agency", "site", "team")
 
 
 def _note(alert: WebhookAlert, key: str, language: Language) -> str:

@@ -39,7 +39,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from monitor.inventory.expand import VIA_INTERNET
+from monitor.inventory.expand import VIA_INTERNET, runbook_base
 from monitor.inventory.model import Inventory, Site
 from monitor.notify.channels import EmailChannel
 from monitor.notify.webhook import WEBHOOK_PATH
@@ -79,16 +79,28 @@ MONITOR_MAIL_SUBJECT = (
     '[mpp-monitor] {{ if eq .Status "firing" }}KRITIS{{ else }}PULIH{{ end }}: '
     "{{ .CommonAnnotations.summary }}"
 )
-MONITOR_MAIL_TEXT = (
-    "{{ range .Alerts }}"
-    '{{ if eq .Status "firing" }}GANGGUAN{{ else }}PULIH{{ end }}: {{ .Annotations.summary }}\n'
-    "{{ .Annotations.description }}\n"
-    'Sejak: {{ .StartsAt.Format "2006-01-02 15:04 MST" }}\n'
-    "Panduan: {{ .Annotations.runbook_url }}\n\n"
-    "({{ .Annotations.summary_en }})\n\n"
-    "{{ end }}"
-)
-MONITOR_MAIL_HTML = "<pre>" + MONITOR_MAIL_TEXT + "</pre>"
+
+
+def monitor_mail_text(runbook_base: str) -> str:
+    """The mail body for the monitor's own alerts; the "Panduan" link is the inventory's
+    runbook (``runbook_base``) with the rule's anchor, left out when there is none (the
+    rules' own link is relative to the monitor's web server)."""
+    runbook = (
+        f"Panduan: {runbook_base.split('#')[0]}#"
+        '{{ reReplaceAll "^[^#]*#" "" .Annotations.runbook_url }}\n'
+        if runbook_base
+        else ""
+    )
+    return (
+        "{{ range .Alerts }}"
+        '{{ if eq .Status "firing" }}GANGGUAN{{ else }}PULIH{{ end }}: {{ .Annotations.summary }}\n'
+        "{{ .Annotations.description }}\n"
+        'Sejak: {{ .StartsAt.Format "2006-01-02 15:04 MST" }}\n'
+        f"{runbook}\n"
+        "({{ .Annotations.summary_en }})\n\n"
+        "{{ end }}"
+    )
+
 
 # Alerts held back while their site is offline (no internet uplink): only those the outage
 # explains, i.e. links and applications reached over the internet (``via="internet"``, a
@@ -231,7 +243,9 @@ def _heartbeat(opts: RenderOptions) -> tuple[dict[str, Any], dict[str, Any]]:
     return route, receiver
 
 
-def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dict[str, Any]]:
+def _monitor_route(
+    site: Site, opts: RenderOptions, runbook: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The alerts about the monitor itself: the operating team by e-mail and the webhook."""
     team = next((t for t in site.teams if t.id == site.network_team), None)
     name = f"{site.id}-{site.network_team}-monitor"
@@ -246,9 +260,10 @@ def _monitor_route(site: Site, opts: RenderOptions) -> tuple[dict[str, Any], dic
         ", ".join(c.to) for c in (team.channels if team else []) if isinstance(c, EmailChannel)
     ]
     if emails:  # the path that does not need our process: Alertmanager mails it itself
+        text = monitor_mail_text(runbook)
         receiver["email_configs"] = [
             {"to": to, "send_resolved": True, "headers": {"Subject": MONITOR_MAIL_SUBJECT},
-             "text": MONITOR_MAIL_TEXT, "html": MONITOR_MAIL_HTML}
+             "text": text, "html": f"<pre>{text}</pre>"}
             for to in emails
         ]  # fmt: skip
     route = {
@@ -272,7 +287,7 @@ def alertmanager_config(inv: Inventory, opts: RenderOptions | None = None) -> di
     receivers.append(heartbeat_receiver)
     first_routes: list[dict[str, Any]] = [heartbeat_route]
     for site in inv.sites:
-        monitor_route, monitor_receiver = _monitor_route(site, opts)
+        monitor_route, monitor_receiver = _monitor_route(site, opts, runbook_base(inv))
         first_routes.append(monitor_route)
         receivers.append(monitor_receiver)
     for site in inv.sites:

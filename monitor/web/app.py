@@ -5,6 +5,7 @@ Routes::
     GET  /                 status page (Bahasa Indonesia; ?lang=en for English)
     GET  /api/v1/status    sites, links, counters, applications, entities, faults (JSON)
     GET  /metrics          Prometheus exposition (the exporter's handler)
+    GET  /runbook          what each alert means and what to check first (docs/runbook.md)
     GET  /-/healthy        200 while the process runs (always open, even with basic auth)
     GET  /-/ready          200 once a plan is running, else 503
     POST /-/reload         re-read the inventory; a bad file keeps the old one (400 + errors)
@@ -269,6 +270,19 @@ def _base_app(
     return app
 
 
+RUNBOOK_PAGE = Path(__file__).with_name("runbook.html")  # generated from docs/runbook.md
+
+
+async def runbook(request: web.Request) -> web.Response:
+    """The runbook page: the "Panduan" links of the messages end here (``/runbook#mpp...``),
+    on the site's own server, so they work while the building is offline."""
+    try:
+        body = await asyncio.to_thread(RUNBOOK_PAGE.read_bytes)
+    except OSError:
+        raise web.HTTPNotFound(text="runbook page not installed\n") from None
+    return web.Response(body=body, content_type="text/html", charset="utf-8")
+
+
 def make_app(
     service: ServiceLike,
     reloader: Reloader,
@@ -300,6 +314,7 @@ def make_app(
 
     app = _base_app(web_config, lambda: service.ready, reloader)
     app.router.add_get("/", page)
+    app.router.add_get("/runbook", runbook)
     app.router.add_get("/api/v1/status", status)
     app[METRICS_HANDLER] = MetricsHandler(service)
     app.router.add_get("/metrics", app[METRICS_HANDLER].handle)

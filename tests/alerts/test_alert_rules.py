@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "mpp-rules.yml"
 TESTS_DIR = ROOT / "alerts" / "tests"
 RUNBOOK = ROOT / "docs" / "runbook.md"
-RUNBOOK_URL = "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/runbook.md"
+RUNBOOK_URL = "/runbook"
 ANNOTATIONS = {"summary", "description", "summary_en", "description_en", "runbook_url"}
 
 

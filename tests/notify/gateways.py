@@ -148,7 +148,7 @@ def alert(
             "description": "Perangkat printer di gerai 07 tidak menjawab.",
             "summary_en": "Device printer at counter 07 is down",
             "description_en": "Device printer at counter 07 does not answer.",
-            "runbook_url": "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/runbook.md#mppcounterdevicedown",
+            "runbook_url": "/runbook#mppcounterdevicedown",
         },
         "startsAt": starts,
         "endsAt": ends,

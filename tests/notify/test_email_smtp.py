@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from pydantic import ValidationError
 
 from monitor.notify.channels import Channel, DeliveryError, parse_channel
@@ -22,48 +16,17 @@ from monitor.notify.messages import AlertGroup
 from monitor.notify.notifier import Notifier, NotifierSettings
 from monitor.notify.routing import Routing
 from tests.notify.gateways import alert, group
+from tests.support.smtp import Mailbox
+from tests.support.smtp import smtp_server as running_smtp_server
 from tests.web.helpers import free_port
 
 FAST = NotifierSettings(backoff_base=0.001, backoff_max=0.01, request_timeout=5, max_attempts=3)
 
 
-@dataclass
-class Mailbox:
-    """What the SMTP server accepted, and which recipients it refuses (code, text)."""
-
-    messages: list[tuple[Envelope, EmailMessage]] = field(default_factory=list)
-    refuse: dict[str, str] = field(default_factory=dict)
-    arrived: asyncio.Event | None = None
-    loop: asyncio.AbstractEventLoop | None = None
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: Any
-    ) -> str:
-        if address in self.refuse:
-            return self.refuse[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        parsed = email.message_from_bytes(raw, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append((envelope, parsed))
-        if self.loop is not None and self.arrived is not None:
-            self.loop.call_soon_threadsafe(self.arrived.set)
-        return "250 Message accepted"
-
-
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    box = Mailbox()
-    port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield box, port
-    finally:
-        controller.stop()
+    with running_smtp_server() as server:
+        yield server
 
 
 def mail_channel(port: int, **kw: Any) -> Channel:

@@ -112,6 +112,8 @@ def test_messages_name_things_and_do_not_double_words(name: str, language: str) 
     headline = text.splitlines()[0]
     for ident in ("paser/", "dukcapil-siak", "gerai-07", "sw-core", " telkom "):
         assert ident not in headline, headline
+    # nor the description under it: the rule's ids become the inventory's names
+    assert "paser/" not in text and " kominfo " not in text, text
     assert not re.search(r"\b(\w+) \1\b", text, flags=re.IGNORECASE), text
     assert "github.com/mpp-monitor" not in text
     if "Panduan" in text or "Runbook" in text:

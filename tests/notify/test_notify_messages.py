@@ -15,7 +15,7 @@ NAMES = {
     ("link", "isp-telkom"): "Telkom Astinet",
     ("entity", "paser/device/gerai-07-printer"): "Printer antrean",
 }
-RUNBOOK = "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/runbook.md"
+RUNBOOK = "/runbook"
 
 
 def _render(payload: dict[str, Any], language: str = "id", **kw: Any) -> str:
@@ -31,9 +31,22 @@ def test_firing_message_in_bahasa_indonesia() -> None:
         "Perangkat printer di gerai 07 tidak menjawab.\n"
         "Lokasi: MPP Kabupaten Paser · Gerai 07 · BPJS Kesehatan · Printer antrean\n"
         "Sejak: Sab 29 Nov 2025 09:15 WITA\n"
-        "Penanggung jawab: tim IT BPJS Kesehatan\n"
-        f"Panduan: {RUNBOOK}#mppcounterdevicedown"
+        "Penanggung jawab: tim IT BPJS Kesehatan"
     )
+
+
+def test_runbook_link_is_the_inventorys_runbook_or_left_out() -> None:
+    # the rules' own link is relative to the monitor's web server (/runbook#anchor): with
+    # the inventory's runbook_url (or public_url + /runbook) it becomes a full link ...
+    wiki = "https://wiki.example.id/mpp/runbook"
+    text = _render(group(alert()), runbook_url=wiki)
+    assert text.endswith(f"\nPanduan: {wiki}#mppcounterdevicedown"), text
+    # ... without one there is nothing a phone could open: no line at all
+    assert "Panduan" not in _render(group(alert()))
+    # a rule of the site's own with an absolute link keeps it
+    own = alert()
+    own["annotations"]["runbook_url"] = "https://intranet.example.id/sop#printer"
+    assert _render(group(own)).endswith("\nPanduan: https://intranet.example.id/sop#printer")
 
 
 def test_resolved_message_says_pulih_with_the_outage_span() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import ssl
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -12,11 +13,14 @@ import aiohttp
 import bcrypt
 import pytest
 import trustme
+from ruamel.yaml import YAML
 
 from monitor.inventory import ConfigError, load_plan
 from monitor.service import Service
 from monitor.web.app import Reloader, WebServer, make_app
 from monitor.web.config import WebConfig, load_web_config, parse_listen
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SMALL = """
 defaults: {interval: 30s, timeout: 1s}
@@ -74,7 +78,7 @@ async def test_basic_auth_protects_everything_but_healthy(serve, tmp_path: Path)
     cfg = load_web_config(web_config_file(tmp_path, f"basic_auth_users:\n  admin: '{HASH}'\n"))
     url, _ = await serve(cfg)
     async with aiohttp.ClientSession() as http:
-        for path in ("metrics", "", "api/v1/status", "-/ready"):
+        for path in ("metrics", "", "api/v1/status", "-/ready", "runbook"):
             async with http.get(url + path) as r:
                 assert r.status == 401, path
                 assert r.headers["WWW-Authenticate"].startswith("Basic ")
@@ -92,6 +96,23 @@ async def test_basic_auth_protects_everything_but_healthy(serve, tmp_path: Path)
             assert r.status == 200
         async with http.get(url + "metrics", headers={"Authorization": "Basic !!!"}) as r:
             assert r.status == 401
+
+
+async def test_runbook_page_has_a_section_for_every_alert(serve) -> None:  # type: ignore[no-untyped-def]
+    rules = YAML(typ="safe", pure=True).load((ROOT / "alerts" / "mpp-rules.yml").read_text())
+    anchors = {
+        r["annotations"]["runbook_url"] for g in rules["groups"] for r in g["rules"] if "alert" in r
+    }
+    assert anchors and all(a.startswith("/runbook#") for a in anchors), anchors
+    url, _ = await serve()
+    async with aiohttp.ClientSession() as http, http.get(url + "runbook") as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/html")
+        page = await r.text()
+    ids = set(re.findall(r'<h2 id="([^"]+)"', page))
+    missing = {a.partition("#")[2] for a in anchors} - ids
+    assert not missing, f"/runbook has no section for {sorted(missing)}"
+    assert '<h2 id="mppsiteoffline">MppSiteOffline</h2>' in page
 
 
 async def test_tls_with_tls12_minimum(serve, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
