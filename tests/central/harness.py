@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import Process, Processes, run_cli, write_yaml
+from tests.e2e.harness import REPO, Process, Processes, run_cli, write_yaml
 from tests.render.amserver import eventually, free_port
 
 VM_BIN = shutil.which("victoria-metrics")
