@@ -190,6 +190,7 @@ class CutProxy:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
+        self.loop.close()
 
 
 # ---- the sites and the centre ---------------------------------------------------------------

@@ -161,7 +161,8 @@ def test_a_dark_site_alerts_the_centre_only(central: H.Central, tmp_path: Path) 
             port = H.free_port()
             vmalert = central.procs.start("vmalert", [
                 str(H.VMALERT_BIN), f"-rule={rules}", f"-datasource.url={central.vm_url}",
-                f"-notifier.url={am.url}", "-evaluationInterval=5s",
+                f"-notifier.url={am.url}", f"-remoteWrite.url={central.vm_url}",
+                "-evaluationInterval=5s",
                 f"-httpListenAddr=127.0.0.1:{port}",
             ])  # fmt: skip
             H.wait_for("vmalert ready", lambda: vmalert.popen.poll() is None
