@@ -16,11 +16,12 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import REPO, Process, Processes, run_cli, write_yaml
+from tests.e2e.harness import Process, Processes, run_cli, write_yaml
 from tests.render.amserver import eventually, free_port
 
 VM_BIN = shutil.which("victoria-metrics")
@@ -65,27 +66,44 @@ def inventory(n: int) -> dict[str, Any]:
                         "id": "isp-a",
                         "name": "ISP A",
                         "anchors": [
-                            {"name": "tcp", "probe": "tcp", "address": f"127.6{n}.1.1",
-                             "port": 8400 + n},
+                            {
+                                "name": "tcp",
+                                "probe": "tcp",
+                                "address": f"127.6{n}.1.1",
+                                "port": 8400 + n,
+                            },
                         ],
                     }
-                ],  # fmt: skip
+                ],
                 "infrastructure": [
-                    {"id": "router", "name": "Router", "kind": "router",
-                     "address": f"127.6{n}.2.1", "checks": [f"tcp:{8500 + n}"]},
-                ],  # fmt: skip
+                    {
+                        "id": "router",
+                        "name": "Router",
+                        "kind": "router",
+                        "address": f"127.6{n}.2.1",
+                        "checks": [f"tcp:{8500 + n}"],
+                    },
+                ],
                 "agencies": [
                     {
                         "id": "dukcapil",
                         "name": "Disdukcapil",
                         "team": "it-dukcapil",
                         "applications": [
-                            {"id": "siak", "name": "SIAK",
-                             "url": f"http://127.6{n}.3.1:{8600 + n}/health",
-                             "links": ["isp-a"]},
-                            {"id": "antrian", "name": "Antrian",
-                             "url": f"http://127.6{n}.3.2:{8600 + n}/health", "local": True, "switch": "router"},
-                        ],  # fmt: skip
+                            {
+                                "id": "siak",
+                                "name": "SIAK",
+                                "url": f"http://127.6{n}.3.1:{8600 + n}/health",
+                                "links": ["isp-a"],
+                            },
+                            {
+                                "id": "antrian",
+                                "name": "Antrian",
+                                "url": f"http://127.6{n}.3.2:{8600 + n}/health",
+                                "local": True,
+                                "switch": "router",
+                            },
+                        ],
                     }
                 ],
             }
@@ -274,9 +292,17 @@ def start_site(procs: Processes, workdir: Path, n: int, write_url: str) -> Site:
         args += [f"--storage.tsdb.path={d / 'tsdb'}"]
     prom = procs.start(f"{site_id(n)}-prometheus", args)
     url = f"http://127.0.0.1:{pport}"
-    for p, ready in ((sim, ""), (mon, f"http://127.0.0.1:{mport}/metrics"), (prom, url + "/-/ready")):
-        eventually(f"{p.name} ready", lambda p=p, r=ready: p.popen.poll() is None and (not r or ok(r)), 30)  # type: ignore[misc]
+    for p, ready in (
+        (sim, ""),
+        (mon, f"http://127.0.0.1:{mport}/metrics"),
+        (prom, url + "/-/ready"),
+    ):
+        eventually(f"{p.name} ready", _alive_and_ok(p, ready), 30)
     return Site(n, inv, mport, "" if agent else url, [mon, sim, prom])
+
+
+def _alive_and_ok(p: Process, url: str) -> Callable[[], bool]:
+    return lambda: p.popen.poll() is None and (not url or ok(url))
 
 
 def _cli() -> list[str]:

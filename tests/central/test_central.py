@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 
 from tests.central import harness as H
-from tests.render.amserver import ALERTMANAGER, start_alertmanager, webhook_sink
+from tests.e2e.harness import REPO, run_cli
+from tests.render.amserver import ALERTMANAGER, free_port, start_alertmanager, webhook_sink
 
 pytestmark = pytest.mark.skipif(
     H.VM_BIN is None or H.VMALERT_BIN is None or ALERTMANAGER is None,
@@ -47,9 +48,11 @@ def test_every_site_arrives_with_its_external_labels(central: H.Central) -> None
         return got if len(got) == H.SITES else None
 
     got = H.wait_for("five heartbeats at the centre", arrived, 60)
-    labels = sorted((r["metric"]["site"], r["metric"]["region"], r["metric"]["regency"]) for r in got)
+    labels = sorted(
+        (r["metric"]["site"], r["metric"]["region"], r["metric"]["regency"]) for r in got
+    )
     assert labels == [(H.site_id(n), "kaltim", f"kab{n}") for n in range(1, H.SITES + 1)]
-    series = H.query(central.vm_url, 'count by (site) (probe_success)')
+    series = H.query(central.vm_url, "count by (site) (probe_success)")
     assert {r["metric"]["site"] for r in series} == {H.site_id(n) for n in range(1, H.SITES + 1)}
 
 
@@ -116,7 +119,7 @@ def _availability(inv: Path, url: str, site: str, out: Path) -> list[list[str]]:
     done = subprocess.run(
         [sys.executable, "-m", "monitor", "report", "--config", str(inv), "--prometheus", url,
          "--month", month, "--site", site, "--format", "csv", "--step", "15", "--out", str(out)],
-        capture_output=True, text=True, timeout=120, check=False, cwd=H.REPO,
+        capture_output=True, text=True, timeout=120, check=False, cwd=REPO,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     files = list(out.rglob("availability.csv"))
@@ -145,7 +148,7 @@ def test_monthly_report_from_the_centre_equals_the_sites(
 
 def test_a_dark_site_alerts_the_centre_only(central: H.Central, tmp_path: Path) -> None:
     rules = tmp_path / "central.yml"
-    H.run_cli("render", "central", "--dark-after", DARK_AFTER, "--out", str(rules))
+    run_cli("render", "central", "--dark-after", DARK_AFTER, "--out", str(rules))
     # the groups evaluate every minute in production; every 5 s here (only that line changes)
     rules.write_text(re.sub(r"(?m)^(\s+)interval: 1m$", r"\1interval: 5s", rules.read_text()))
     with webhook_sink() as (sink, sink_url):
@@ -158,7 +161,7 @@ def test_a_dark_site_alerts_the_centre_only(central: H.Central, tmp_path: Path) 
             f"  - name: pusat\n    webhook_configs: [{{url: '{sink_url}/pusat'}}]\n"
         )
         with start_alertmanager(am_cfg, tmp_path) as am:
-            port = H.free_port()
+            port = free_port()
             vmalert = central.procs.start("vmalert", [
                 str(H.VMALERT_BIN), f"-rule={rules}", f"-datasource.url={central.vm_url}",
                 f"-notifier.url={am.url}", f"-remoteWrite.url={central.vm_url}",
