@@ -338,10 +338,8 @@ def wait_for(what: str, check: Any, timeout: float, poll: float = 0.5) -> Any:
     while time.monotonic() < deadline:
         try:
             last = check()
-        except OSError as exc:
+        except OSError:  # not listening yet, or a reset while it starts
             last = None
-            err = exc
-            del err
         if last:
             return last
         time.sleep(poll)

@@ -7,12 +7,15 @@ default; 600 for the issue's ten minutes: bench/central_cut.py does that with fi
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 import os
 import re
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -67,10 +70,6 @@ def _samples(rows: list[dict[str, Any]]) -> dict[frozenset[tuple[str, str]], set
 
 
 def _vm_export(url: str, match: str, start: float, end: float) -> list[dict[str, Any]]:
-    import json
-    import urllib.parse
-    import urllib.request
-
     q = urllib.parse.urlencode({"match[]": match, "start": f"{start:.3f}", "end": f"{end:.3f}"})
     with urllib.request.urlopen(f"{url}/api/v1/export?{q}", timeout=30) as resp:
         return [json.loads(line) for line in resp.read().decode().splitlines() if line.strip()]
