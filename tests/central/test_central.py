@@ -7,8 +7,8 @@ default; 600 for the issue's ten minutes: bench/central_cut.py does that with fi
 from __future__ import annotations
 
 import csv
-import json
 import datetime as dt
+import json
 import os
 import re
 import subprocess
