@@ -41,22 +41,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # (part, substrings of a frame "function (file:line)" that put a sample in it)
 PARTS: list[tuple[str, tuple[str, ...]]] = [
-    ("APScheduler firing (all of it)", ("apscheduler/",)),
-    ("  executor hand-off -> Scheduler.submit/fire_slot", ("submit (", "fire_slot (")),
-    ("task creation (create_task, Task init)", ("create_task (",)),
-    ("Scheduler._run (all probe work under it)", ("_run (/",)),
-    ("asyncio.timeout enter/exit", ("asyncio/timeouts.py",)),
-    ("HTTP probe (probes/http.py, all)", ("probes/http.py",)),
-    ("  aiohttp client (client*, connector)", ("aiohttp/client", "aiohttp/connector")),
-    ("TCP probe (probes/tcp.py, all)", ("probes/tcp.py",)),
-    ("ICMP probe (probes/icmp*.py)", ("probes/icmp",)),
-    ("name resolution (probes/net.py)", ("probes/net.py",)),
-    ("socket connect (sock_connect / create_connection)", ("sock_connect", "create_connection (")),
-    ("state update (monitor/state)", ("monitor/state/",)),
+    ("APScheduler firing (wake-up, trigger, job store)", ("apscheduler/",)),
+    ("  hand-off to Scheduler.submit / fire_slot", ("Scheduler.submit (", "Scheduler.fire_slot (")),
+    ("task creation (create_task)", ("create_task (",)),
+    ("Scheduler._run (the probe and all under it)", ("Scheduler._run (",)),
+    ("  asyncio.timeout enter/exit", ("asyncio/timeouts.py",)),
+    ("  HTTP probe (probes/http.py)", ("probes/http.py",)),
+    ("    aiohttp client (client*, connector)", ("aiohttp/client", "aiohttp/connector")),
+    ("    getaddrinfo via the thread pool", ("getaddrinfo",)),
+    ("  TCP probe (probes/tcp.py)", ("probes/tcp.py",)),
+    ("  ICMP probe (probes/icmp*.py)", ("probes/icmp",)),
+    ("  socket connect (sock_connect, create_connection)", ("sock_connect", "create_connection (")),
+    ("  state update (monitor/state)", ("monitor/state/",)),
     ("exporter rendering (+prometheus_client)", ("monitor/exporter/", "prometheus_client/")),
     ("aiohttp web server (serving /metrics)", ("aiohttp/web_",)),
-    ("event loop: selector poll", ("selectors.py",)),
-    ("event loop: _run_once bookkeeping", ("_run_once (",)),
+    ("thread pool workers", ("concurrent/futures/thread.py",)),
+    ("event loop: epoll wait", ("EpollSelector.select (",)),
+    ("event loop: I/O callbacks", ("_process_events", "_read_ready", "_write_ready", "_sock_")),
     ("logging", ("logging/",)),
 ]  # fmt: skip
 
@@ -113,22 +114,27 @@ async def run(a: argparse.Namespace) -> int:
                 task.cancel()
         finally:
             children.stop_all()
-    total, parts, leaves = breakdown(a.out)
     probes = a.targets * wall / a.interval
     print(
         f"mpp-monitor from {a.source or ROOT}: {a.targets} targets ({a.mix}) every "
         f"{a.interval:g} s, scraped every {a.interval:g} s; {wall:.0f} s window, "
-        f"{cpu:.2f} CPU-s ({cpu / probes * 1000:.3f} per 1,000 probes, about {probes:.0f} probes); "
-        f"{total} samples at {a.rate}/s"
+        f"{cpu:.2f} CPU-s ({cpu / probes * 1000:.3f} per 1,000 probes, about {probes:.0f} probes), "
+        f"py-spy at {a.rate}/s"
     )
+    show(a.out)
+    return 0
+
+
+def show(collapsed: Path) -> None:
+    """Print the breakdown of a collapsed-stacks file."""
+    total, parts, leaves = breakdown(collapsed)
     print("\nshare of sampled CPU, inclusive (a sample counts for every part on its stack):")
     for name, n in parts:
         print(f"  {name:60} {100 * n / max(total, 1):5.1f} %")
     print("\nexclusive, by file of the innermost frame (top 15):")
     for leaf, n in leaves.most_common(15):
         print(f"  {leaf:60} {100 * n / max(total, 1):5.1f} %")
-    print(f"\ncollapsed stacks: {a.out}")
-    return 0
+    print(f"\ncollapsed stacks: {collapsed}")
 
 
 def main() -> int:
@@ -141,7 +147,11 @@ def main() -> int:
     p.add_argument("--rate", type=int, default=250)
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mpp.collapsed")
     p.add_argument("--source", type=Path, default=ROOT, help="source tree to run (PYTHONPATH)")
+    p.add_argument("--analyze", type=Path, default=None, help="only print the breakdown of FILE")
     a = p.parse_args()
+    if a.analyze is not None:
+        show(a.analyze)
+        return 0
     a.targets = max(10, min(a.targets, 10_000))
     a.duration = max(5.0, min(a.duration, 600.0))
     a.source = a.source.resolve()
