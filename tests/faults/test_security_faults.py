@@ -295,6 +295,7 @@ ROUTES = {
     ("GET", "/"),
     ("GET", "/api/v1/status"),
     ("GET", "/metrics"),
+    ("GET", "/runbook"),  # a static page generated from docs/runbook.md
     ("GET", "/-/healthy"),
     ("GET", "/-/ready"),
     ("POST", "/-/reload"),

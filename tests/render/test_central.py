@@ -1,6 +1,6 @@
 """`render central` and `render prometheus --remote-write/--agent`, checked with promtool.
 
-(The five-site test against a real central store is not written yet: issue 12 stays open.)
+(The five-site test against real VictoriaMetrics, vmalert and Alertmanager is tests/central.)
 """
 
 from __future__ import annotations
