@@ -10,6 +10,7 @@ harness and the scenario functions of tests/central (same processes, same checks
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
@@ -19,8 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.central import harness as H
-from tests.central.test_central import DARK_AFTER, missing_after_cut
-from tests.central.test_central import test_a_dark_site_alerts_the_centre_only as dark
+from tests.central.test_central import DARK_AFTER, largest_gap, run_scenario, site_and_centre
 
 
 def proc_figures(pid: int) -> tuple[float, float]:
@@ -49,20 +49,22 @@ def main() -> None:
                 60,
             )
             started = time.monotonic()
-            missing, total = missing_after_cut(central, args.cut)
+            out = run_scenario(central, Path(tmp), args.cut)
             elapsed = time.monotonic() - started
             series = H.query(central.vm_url, 'count by (site) ({site!=""})')
             per_site = sorted(int(r["value"][1]) for r in series)
             rss, cpu = proc_figures(central.vm.popen.pid)
             print(f"sites x series at the centre: {len(per_site)} x {per_site}")
             print(f"victoria-metrics: RSS {rss:.0f} MiB, {cpu:.1f} CPU-s over the run "
-                  f"(scrape 1s per site; cut phase {elapsed:.0f}s)")  # fmt: skip
-            print(f"cut {args.cut:.0f}s: {missing} of {total} site samples missing at the centre")
-            dark_dir = Path(tmp) / "dark"
-            dark_dir.mkdir()
-            # prints "dark site detected after N s"
-            dark(central, dark_dir)
-            print(f"(dark-after {DARK_AFTER}, group interval 5s, group_wait 1s)")
+                  f"(scrape 1s per site; scenario {elapsed:.0f}s)")  # fmt: skip
+            print(f"cut {args.cut:.0f}s: {out.missing} of {out.total} site samples missing "
+                  "at the centre")  # fmt: skip
+            print(f"dark site detected after {out.detection:.1f}s (dark-after {DARK_AFTER}, "
+                  "evaluation 5s, group_wait 1s)")  # fmt: skip
+            for n in (H.CUT_SITE, H.SUMMARY_SITE):
+                local, remote = asyncio.run(site_and_centre(central, n, Path(tmp) / f"r{n}"))
+                print(f"monthly report of site{n}, centre vs site: {len(local) - 1} rows, "
+                      f"largest difference {largest_gap(local, remote):.4f} pp")  # fmt: skip
         finally:
             central.close()
 

@@ -116,6 +116,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="send a batch at the latest after this long (default %(default)s)",
     )
     pr.add_argument(
+        "--remote-write-series",
+        choices=("all", "summary"),
+        default="all",
+        help="all: every series; summary: leave the per-target probe detail at the site, "
+        "about a fifth of the bandwidth (docs/scale.md) (default %(default)s)",
+    )
+    pr.add_argument(
         "--agent",
         action="store_true",
         help="for Prometheus in agent mode: no rules or alerting, only remote_write",
@@ -236,6 +243,7 @@ def run(args: argparse.Namespace) -> int:
                 auth_file=args.remote_write_auth or None,
                 username=args.remote_write_user or None,
                 batch_send_deadline=args.remote_write_deadline,
+                series=args.remote_write_series,
             )
         text = render_prometheus(
             inv,

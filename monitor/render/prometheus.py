@@ -32,6 +32,20 @@ class RemoteWrite:
     max_shards: int = 4
     max_backoff: str = "5m"
     name: str = "central"
+    # "all": every series; "summary": not the per-target probe detail (see SERIES)
+    series: str = "all"
+
+
+# What `--remote-write-series summary` leaves at the site: the per-target families (probe
+# phases, RTTs, status codes, per-target status and run counters), about 80 % of a site's
+# series. The centre keeps everything the monthly report, the ranking, MppSiteDark, the
+# cross-site rules and the overview/counters/links/uptime dashboards read: entity, desk, link
+# and site states, fault owners, the small monitor-health families, recording rules, ALERTS.
+SUMMARY_DROP = (
+    "probe_.+|mpp_target_status|mpp_probe_(runs|successes|failures)_total"
+    "|mpp_probe_last_run_timestamp_seconds"
+)
+SERIES = ("all", "summary")
 
 
 def site_labels(inv: Inventory) -> dict[str, str]:
@@ -94,6 +108,8 @@ def remote_write_config(inv: Inventory, rw: RemoteWrite) -> dict[str, Any]:
     elif rw.auth_file:
         entry["authorization"] = {"type": "Bearer", "credentials_file": rw.auth_file}
     relabels = _location_relabels(inv)
+    if rw.series == "summary":
+        relabels.append({"source_labels": ["__name__"], "regex": SUMMARY_DROP, "action": "drop"})
     if relabels:
         entry["write_relabel_configs"] = relabels
     return entry

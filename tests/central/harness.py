@@ -3,8 +3,9 @@
 Each site: ``mpp-monitor simulate`` + ``mpp-monitor run`` on a tiny inventory of its own
 (distinct site id, addresses and ports), and a real Prometheus rendered by
 ``render prometheus --remote-write`` (site 5 in ``--agent`` mode). Site 1 writes through a
-``CutProxy`` the test can block (connections refused/closed) and restore. Every process is
-stopped by ``Processes.close()``.
+``CutProxy`` the test can block (connections refused/closed) and restore; site 3 sends only
+the summary series (``--remote-write-series summary``). Every process is stopped by
+``Processes.close()``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ PROMETHEUS_BIN = "prometheus"
 SITES = 5
 AGENT_SITE = 5  # this site's Prometheus runs in agent mode (no local TSDB to query)
 CUT_SITE = 1  # this site writes through the proxy
+SUMMARY_SITE = 3  # this site sends only the summary series (--remote-write-series summary)
+DARK_SITE = 4  # this site stops entirely in the scenario
 INTERVAL = "1s"
 
 
@@ -220,11 +223,19 @@ class Site:
     inventory: Path
     monitor_port: int
     prometheus_url: str  # "" for the agent (it has no query API)
+    control: str  # the simulator's fault endpoint
     procs: list[Process] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         return site_id(self.n)
+
+    def fault(self, entity: str, fault: str, on: bool) -> None:
+        """Switch a simulated fault on or off (POST /faults of the site's simulator)."""
+        body = json.dumps({"entity": entity, "fault": fault, "on": on}).encode()
+        req = urllib.request.Request(self.control + "/faults", data=body, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.status == 200, resp.status
 
     def stop(self) -> None:
         """Stop this site's processes (monitor, simulator, Prometheus)."""
@@ -284,6 +295,7 @@ def start_site(procs: Processes, workdir: Path, n: int, write_url: str) -> Site:
     run_cli("render", "prometheus", "--config", str(inv), "--monitor", f"127.0.0.1:{mport}",
             "--scrape-interval", INTERVAL, "--remote-write", write_url,
             "--remote-write-deadline", "1s", *(["--agent"] if agent else []),
+            *(["--remote-write-series", "summary"] if n == SUMMARY_SITE else []),
             "--out", str(cfg))  # fmt: skip
     args = [PROMETHEUS_BIN, f"--config.file={cfg}", f"--web.listen-address=127.0.0.1:{pport}"]
     if agent:
@@ -298,7 +310,8 @@ def start_site(procs: Processes, workdir: Path, n: int, write_url: str) -> Site:
         (prom, url + "/-/ready"),
     ):
         eventually(f"{p.name} ready", _alive_and_ok(p, ready), 30)
-    return Site(n, inv, mport, "" if agent else url, [mon, sim, prom])
+    return Site(n, inv, mport, "" if agent else url, f"http://127.0.0.1:{control}",
+                [mon, sim, prom])  # fmt: skip
 
 
 def _alive_and_ok(p: Process, url: str) -> Callable[[], bool]:

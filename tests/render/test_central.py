@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -101,3 +102,31 @@ def test_site_dark_fires_for_the_silent_site_only_and_to_the_centre(tmp_path: Pa
         YAML().dump(test, f)
     result = promtool("test", "rules", path.name, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_summary_series_drop_the_probe_detail_and_keep_what_the_centre_reads(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "summary.yml"
+    done = cli("render", "prometheus", "--config", str(DEMO), "--remote-write",
+               "http://127.0.0.1:8428/api/v1/write", "--remote-write-series", "summary",
+               "--out", str(out))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    checked = promtool("check", "config", str(out))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    config: dict[str, Any] = YAML(typ="safe", pure=True).load(out.read_text())
+    (drop,) = [r for r in config["remote_write"][0]["write_relabel_configs"]
+               if r["action"] == "drop"]  # fmt: skip
+    regex = re.compile(f"^(?:{drop['regex']})$")  # Prometheus anchors relabel regexes
+    assert drop["source_labels"] == ["__name__"]
+    for name in ("probe_success", "probe_http_duration_seconds", "mpp_target_status",
+                 "mpp_probe_runs_total"):  # fmt: skip
+        assert regex.match(name), name
+    # the report, the ranking, MppSiteDark and the cross-site rules read these
+    for name in ("up", "mpp_entity_status", "mpp_entity_fault_owner", "mpp_link_state",
+                 "mpp_can_serve", "mpp_desk_status", "mpp_desk_fault_owner",
+                 "mpp_site_service_open", "site_team:mpp_links_down:count", "ALERTS"):  # fmt: skip
+        assert not regex.match(name), name
+    full = cli("render", "prometheus", "--config", str(DEMO), "--remote-write",
+               "http://127.0.0.1:8428/api/v1/write")  # fmt: skip
+    assert "remote_write" in full.stdout and "drop" not in full.stdout
