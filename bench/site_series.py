@@ -120,7 +120,7 @@ def measure(a: argparse.Namespace, plan: Plan, site: str) -> None:
                     "--remote-write", vm_url + "/api/v1/write",
                     "--remote-write-series", a.series, "--out", str(cfg))  # fmt: skip
             pport = H.free_port()
-            procs.start("prometheus", [
+            prom = procs.start("prometheus", [
                 H.PROMETHEUS_BIN, f"--config.file={cfg}", f"--storage.tsdb.path={work / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{pport}",
             ])  # fmt: skip
@@ -138,6 +138,10 @@ def measure(a: argparse.Namespace, plan: Plan, site: str) -> None:
             rec = H.query(purl, 'count({__name__=~".+:.+"})')
             central = H.query(vm_url, f'count({{site="{site}"}})')
             rss, cpu = proc_figures(vm.popen.pid)
+            prss, pcpu = proc_figures(prom.popen.pid)
+            urllib.request.urlopen(vm_url + "/internal/force_flush", timeout=30).close()
+            disk = prom_counter(vm_url, "vm_data_size_bytes")
+            rows = prom_counter(vm_url, "vm_rows")
         finally:
             procs.close()
             asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
@@ -150,7 +154,10 @@ def measure(a: argparse.Namespace, plan: Plan, site: str) -> None:
     print(f"remote_write over {a.measure:.0f} s: {dsamples:.0f} samples, {dbytes / 1e6:.2f} MB "
           f"= {dbytes / max(dsamples, 1):.2f} bytes/sample, {dsamples / a.measure:.0f} samples/s, "
           f"{8 * dbytes / a.measure / 1000:.1f} kbit/s")  # fmt: skip
-    print(f"victoria-metrics: RSS {rss:.0f} MiB, {cpu:.1f} CPU-s (whole run)")
+    print(f"site Prometheus: RSS {prss:.0f} MiB, {pcpu:.1f} CPU-s (whole run)")
+    print(f"victoria-metrics: RSS {rss:.0f} MiB, {cpu:.1f} CPU-s (whole run), "
+          f"{disk / 1e6:.2f} MB on disk for {rows:.0f} rows and index entries "
+          f"(young parts, not merged yet: an upper bound)")  # fmt: skip
 
 
 def main() -> int:

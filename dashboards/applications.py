@@ -36,7 +36,7 @@ def board() -> Board:
         "MPP — Aplikasi Instansi",
         "Per instansi: ketersediaan aplikasi, latensi per fase (resolve/connect/tls/processing/"
         "transfer), kode status HTTP, masa berlaku sertifikat, dan alasan kegagalan.",
-        ["site", "app_agency"],
+        ["region", "site", "app_agency"],
     )
     app = (SITE, 'kind="application"', AGENCY)
     b.row("Status")

@@ -41,7 +41,7 @@ def board() -> Board:
         "MPP — Gerai dan Perangkat",
         "Per gerai dan perangkat (PC, printer, layar antrean, pembaca): status, kesehatan "
         "ICMP/TCP dan riwayat. Perangkat tak terjangkau bila switch induknya gagal.",
-        ["site", "counter_agency", "counter"],
+        ["region", "site", "counter_agency", "counter"],
     )
     csel = (SITE, AGENCY, COUNTER)
     dev = (SITE, 'kind="device"', AGENCY, COUNTER)

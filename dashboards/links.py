@@ -34,7 +34,7 @@ def board() -> Board:
         "MPP — Uplink Internet",
         "Per uplink: ketersediaan, latensi gaya SmokePing (median dengan sebaran min–maks), "
         "kehilangan paket, jitter, DNS dan HTTP melalui uplink, serta kapan uplink putus.",
-        ["site", "link"],
+        ["region", "site", "link"],
     )
     link_sel = (SITE, LINK)
     target_sel = (SITE, 'kind="link"', LINK)

@@ -33,7 +33,7 @@ def board() -> Board:
         "MPP — Kesehatan Monitor",
         "Kesehatan mpp-monitor sendiri: scrape /metrics, keterlambatan penjadwal, probe yang "
         "sedang berjalan, reload konfigurasi, dan kegagalan pengiriman notifikasi.",
-        ["job", "site"],
+        ["job", "region", "site"],
         alert_annotations=False,
     )
     b.row("Layanan")

@@ -38,7 +38,7 @@ def board() -> Board:
         "MPP — Ringkasan Gedung",
         "Apakah gedung MPP sedang melayani? Status internet, 44 gerai, aplikasi instansi, "
         "gangguan yang sedang terjadi beserta tim yang harus bertindak, dan alert yang menyala.",
-        ["site"],
+        ["region", "site"],
     )
     b.row("Apakah gedung melayani?")
     b.add(

@@ -285,9 +285,23 @@ def _query_var(name: str, label: str, query: str, desc: str, sort: dm.VariableSo
 
 
 ALPHA = dm.VariableSort.ALPHABETICAL_ASC
+# Variables that only have values on a central store (labels the sites' external_labels add):
+# on a site's own Prometheus they are empty and stay at "All", which matches every series.
+CENTRAL_ONLY = frozenset({"region"})
 VARIABLES: dict[str, Any] = {
+    "region": lambda: _query_var(
+        "region",
+        "Wilayah",
+        "label_values(mpp_entity_status, region)",
+        "Wilayah (provinsi) gedung MPP: hanya di penyimpanan pusat, dari external_labels situs.",
+        ALPHA,
+    ),
     "site": lambda: _query_var(
-        "site", "Gedung", "label_values(mpp_entity_status, site)", "Gedung MPP (site).", ALPHA
+        "site",
+        "Gedung",
+        'label_values(mpp_entity_status{region=~"$region"}, site)',
+        "Gedung MPP (site).",
+        ALPHA,
     ),
     "agency": lambda: _query_var(
         "agency",

@@ -8,7 +8,8 @@ real Prometheus scraping the real exporter.
 from __future__ import annotations
 
 # Label matchers, all regex so that multi-value and "All" (.*) selections work.
-SITE = 'site=~"$site"'
+# region is an external label: present at the centre, absent (and matched by ".*") at a site
+SITE = 'site=~"$site", region=~"$region"'
 AGENCY = 'agency=~"$agency"'
 TEAM = 'team=~"$team"'
 LINK = 'link=~"$link"'

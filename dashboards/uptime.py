@@ -58,7 +58,7 @@ def board() -> Board:
         "Ketersediaan per instansi, uplink, tim dan gerai selama jam layanan, dengan atribusi "
         "pemilik: waktu tak terjangkau dibebankan ke tim pemilik induk yang gagal. Angka resmi "
         "bulanan: laporan `mpp-monitor report`.",
-        ["site", "team", "agency"],
+        ["region", "site", "team", "agency"],
         time_from="now-30d",
         refresh="5m",
     )

@@ -21,6 +21,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("demo", "monitor.commands.demo"),
     ("render", "monitor.commands.render"),
     ("report", "monitor.commands.report"),
+    ("sites", "monitor.commands.sites"),
     ("install", "monitor.commands.install"),
 )
 

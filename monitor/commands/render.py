@@ -140,6 +140,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="team label of the central on-call that receives MppSiteDark (default pusat)",
     )
+    ce.add_argument(
+        "--runbook-base",
+        default="",
+        metavar="URL",
+        help="public URL of the central page (`mpp-monitor sites`), for absolute runbook links",
+    )
     sm = parser.add_argument_group("smsd (gammu-smsd for the SMS channel)")
     sm.add_argument("--device", default="/dev/ttyUSB0", help="the modem (default %(default)s)")
     sm.add_argument("--connection", default="at", help="gammu connection (default %(default)s)")
@@ -167,7 +173,9 @@ def run(args: argparse.Namespace) -> int:
         return _write(args, render_smsd(smsd))
     if args.what == "central":
         try:
-            opts_c = CentralOptions.parse(dark_after=args.dark_after, team=args.central_team)
+            opts_c = CentralOptions.parse(
+                dark_after=args.dark_after, team=args.central_team, runbook_base=args.runbook_base
+            )
         except ValueError as exc:
             print(f"mpp-monitor: {exc}", file=sys.stderr)
             return 2

@@ -27,7 +27,8 @@ from ruamel.yaml.scalarstring import LiteralScalarString
 
 from monitor.render.yaml import dump as _dump
 
-RUNBOOK_URL = "https://github.com/mpp-monitor/mpp-monitor/blob/main/docs/central.md"
+# served by `mpp-monitor sites` (the central page) and by every site's monitor
+RUNBOOK_PATH = "/runbook#mppsitedark"
 HEARTBEAT = 'up{job="mpp-monitor"}'
 PLACE = "site, region, regency"
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d)$")
@@ -56,9 +57,13 @@ class CentralOptions:
     # province Kominfo on-call, never to an agency's team
     team: str = "pusat"
     interval: str = "1m"
+    # the central page's public URL (`mpp-monitor sites`): the runbook link becomes absolute
+    runbook_base: str = ""
 
     @classmethod
-    def parse(cls, *, dark_after: str = "", team: str = "", remember: str = "") -> CentralOptions:
+    def parse(
+        cls, *, dark_after: str = "", team: str = "", remember: str = "", runbook_base: str = ""
+    ) -> CentralOptions:
         """Options from command-line text ("" keeps the default); ValueError names the field."""
         from monitor.fields import ID_RE
 
@@ -67,7 +72,11 @@ class CentralOptions:
             dark_after=dark_after or d.dark_after,
             team=team or d.team,
             remember=remember or d.remember,
+            runbook_base=runbook_base.rstrip("/"),
         )
+        if opts.runbook_base and not re.match(r"^https?://[^\s/@]+(/\S*)?$", opts.runbook_base):
+            # never echo it: it may hold a password
+            raise ValueError("invalid --runbook-base: an http(s) URL without credentials")
         dark = duration_seconds(opts.dark_after)
         if dark < 10:
             raise ValueError(f"--dark-after {opts.dark_after}: at least 10s")
@@ -111,7 +120,7 @@ def central_rules(opts: CentralOptions) -> dict[str, Any]:
                 "the building's power, the monitoring server or the path to the centre is down. "
                 "Samples held at the site are sent when the path returns."
             ),
-            "runbook_url": f"{RUNBOOK_URL}#mppsitedark",
+            "runbook_url": f"{opts.runbook_base}{RUNBOOK_PATH}",
         },
     }
     site_avail = _rec(

@@ -170,6 +170,12 @@ class Prometheus:
         result = data.get("result", []) if isinstance(data, dict) else []
         return result if isinstance(result, list) else []
 
+    async def query(self, query: str, at: float) -> list[Any]:
+        """One instant query at ``at``; returns data.result (a vector)."""
+        data = await self._post("/api/v1/query", {"query": query, "time": f"{at:.3f}"})
+        result = data.get("result", []) if isinstance(data, dict) else []
+        return result if isinstance(result, list) else []
+
     async def fold(
         self, query: str, start: float, end: float, step: float
     ) -> dict[LabelKey, SeriesSpans]:

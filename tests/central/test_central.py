@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -25,6 +26,10 @@ import pytest
 from monitor.inventory import load_plan
 from monitor.report import make_report, pick_sites, write_report
 from tests.central import harness as H
+from tests.dashboards import boards
+from tests.dashboards.boards import DASHBOARD_FILES
+from tests.dashboards.promserver import PromServer
+from tests.dashboards.test_queries import resolve_variables
 from tests.e2e.harness import run_cli
 from tests.render.amserver import (
     ALERTMANAGER,
@@ -34,6 +39,7 @@ from tests.render.amserver import (
     start_alertmanager,
     webhook_sink,
 )
+from tests.support.browser import headless_chromium
 
 pytestmark = pytest.mark.skipif(
     H.VM_BIN is None or H.VMALERT_BIN is None or ALERTMANAGER is None,
@@ -178,11 +184,19 @@ def run_scenario(central: H.Central, tmp: Path, cut_seconds: float) -> Outcome:
         # margin of a few scrapes). Prometheus sends its WAL in order per shard, so a sample
         # after t1 means the backlog of the cut went first; backoff after a long cut is at
         # most max_backoff (5m, rendered), hence the bound.
+        newest: dict[str, float] = {}
+
         def caught_up() -> bool:
             got = H.query(central.vm_url, f"timestamp({match})")
-            return bool(got) and min(float(r["value"][1]) for r in got) > t1 + 3
+            newest.clear()
+            newest.update({r["metric"].get("entity", "?"): float(r["value"][1]) for r in got})
+            return bool(newest) and min(newest.values()) > t1 + 3
 
-        H.wait_for("VM caught up after the cut", caught_up, 60 + min(cut_seconds, 300), poll=1)
+        try:
+            H.wait_for("VM caught up", caught_up, 60 + min(cut_seconds, 300), poll=1)
+        except AssertionError:
+            lag = {k: round(t1 - v, 1) for k, v in newest.items()}
+            raise AssertionError(f"VM not caught up: newest sample vs restore, s: {lag}") from None
         if cut_seconds > LONG_CUT:  # long enough for the cut site to go dark at the centre
             H.wait_for("MppSiteDark of the cut site resolved",
                        lambda: dark_alerts(sink, cut.id, "resolved"), 60, poll=0.2)  # fmt: skip
@@ -279,3 +293,60 @@ async def test_monthly_report_from_the_centre_equals_the_sites(
         siak = [r for r in local if r[head.index("id")].endswith("siak")]
         assert siak and all(float(r[pct]) < 100 for r in siak), siak
     assert largest_gap(local, remote) <= 0.01
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=[p.stem for p in DASHBOARD_FILES])
+def test_the_dashboards_work_on_the_central_store(
+    central: H.Central, outcome: Outcome, path: Path
+) -> None:
+    """Region and site variables list the sites' labels; every query runs on VictoriaMetrics."""
+    vm = PromServer(central.vm_url, central.vm.popen, central.workdir, central.workdir / "vm.log")
+    dashboard = boards.load(path)
+    ignored: list[str] = []  # "no values" of variables these tiny sites have nothing for
+    all_values, first_values = resolve_variables(vm, dashboard, ignored)
+    names = {v["name"] for v in boards.variables(dashboard)}
+    assert {"region", "site"} <= names
+    assert vm.label_values("region", "mpp_entity_status") == ["kaltim"]
+    sites = vm.label_values("site", 'mpp_entity_status{region=~"kaltim"}')
+    assert sites == [H.site_id(n) for n in range(1, H.SITES + 1)]
+    assert first_values["region"] == "kaltim" and first_values["site"] == H.site_id(1)
+    failures = []
+    for q in boards.queries(dashboard):
+        for values in (all_values, first_values):
+            expr = boards.substitute(q.expr, values)
+            resp = vm.query_raw(expr)
+            if not resp.ok:
+                failures.append(f"{q.where()}: {resp.error_type}: {resp.error}\n    {expr}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_central_page_lists_every_site_worst_first(
+    central: H.Central, outcome: Outcome
+) -> None:
+    """`mpp-monitor sites` on the centre, after the scenario: site 4 dark and listed first."""
+    port = free_port()
+    page_proc = central.procs.start("sites", [
+        sys.executable, "-m", "monitor", "sites", "--store", central.vm_url,
+        "--listen", f"127.0.0.1:{port}", "--dark-after", DARK_AFTER,
+    ])  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    H.wait_for("central page", lambda: page_proc.popen.poll() is None and H.ok(url + "/-/healthy"),
+               30)  # fmt: skip
+    got = H.get_json(url + "/sites.json")
+    rows = {r["site"]: r for r in got["sites"]}
+    assert set(rows) == {H.site_id(n) for n in range(1, H.SITES + 1)}
+    assert got["sites"][0]["site"] == H.site_id(H.DARK_SITE)
+    assert rows[H.site_id(H.DARK_SITE)]["state"] == "dark"
+    for n in (1, 2, 3, 5):  # the cut site is back; every other site is heard from
+        row = rows[H.site_id(n)]
+        assert row["state"] != "dark" and got["generated"] - row["last_seen"] < 30, row
+        assert (row["region"], row["regency"]) == ("kaltim", f"kab{n}")
+    with headless_chromium() as browser:
+        tab = browser.new_page()
+        tab.goto(url + "/")
+        shown = tab.locator("#sites tbody tr")
+        assert shown.count() == H.SITES
+        assert shown.first.get_attribute("data-site") == H.site_id(H.DARK_SITE)
+        assert "GELAP" in shown.first.inner_text()
+        tab.goto(url + "/?lang=en")
+        assert "DARK" in tab.locator("#sites tbody tr").first.inner_text()

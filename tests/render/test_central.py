@@ -130,3 +130,22 @@ def test_summary_series_drop_the_probe_detail_and_keep_what_the_centre_reads(
     full = cli("render", "prometheus", "--config", str(DEMO), "--remote-write",
                "http://127.0.0.1:8428/api/v1/write")  # fmt: skip
     assert "remote_write" in full.stdout and "drop" not in full.stdout
+
+
+def test_site_dark_links_to_the_runbook_of_the_central_page(tmp_path: Path) -> None:
+    def runbook_url(*extra: str) -> str:
+        out = tmp_path / "rules.yml"
+        done = cli("render", "central", *extra, "--out", str(out))
+        assert done.returncode == 0, done.stderr
+        rules: dict[str, Any] = YAML(typ="safe", pure=True).load(out.read_text())
+        (dark,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert")]
+        url: str = dark["annotations"]["runbook_url"]
+        return url
+
+    assert runbook_url() == "/runbook#mppsitedark"
+    assert (runbook_url("--runbook-base", "https://pusat.example.go.id/mpp/")
+            == "https://pusat.example.go.id/mpp/runbook#mppsitedark")  # fmt: skip
+    bad = cli("render", "central", "--runbook-base", "https://u:hunter2@pusat.example/")
+    assert bad.returncode == 2 and "--runbook-base" in bad.stderr
+    assert "hunter2" not in bad.stdout + bad.stderr
+    assert "mppsitedark" in (REPO / "monitor" / "web" / "runbook.html").read_text()

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from monitor.report.pdf import HEADLESS
+from tests.support.browser import headless_chromium
 
 from .helpers import DEMO, Http, Proc, free_port, monitor_cmd, poll, start_monitor
 
 pytestmark = pytest.mark.slow
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [*HEADLESS, "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
@@ -50,26 +44,8 @@ def demo() -> Iterator[tuple[str, Http]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """A fresh headless Chromium profile for the module."""
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="mpp-chromium-")
-    try:
-        with sync_playwright() as p:
-            ctx = p.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                headless=True,
-                args=ARGS,
-                viewport={"width": 1920, "height": 1080},
-            )
-            try:
-                yield ctx
-            finally:
-                ctx.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with headless_chromium() as ctx:
+        yield ctx
 
 
 def test_demo_page_shows_the_grid_and_a_fault(demo: tuple[str, Http], browser) -> None:  # type: ignore[no-untyped-def]
