@@ -78,7 +78,8 @@ def css_string(text: str) -> Markup:
     return Markup(f'"{body}"')  # noqa: S704 - escaped above
 
 
-def _cls(ratio: float | None) -> str:
+def ratio_class(ratio: float | None) -> str:
+    """The CSS class of a ratio: good (99 % and up), warn (95 % and up), bad; "" for none."""
     if ratio is None:
         return ""
     return "good" if ratio >= GOOD else "warn" if ratio >= WARN else "bad"
@@ -124,7 +125,7 @@ class Page:
         prefix = f"{row.name} · "
         parts = [
             f"{escape(d.name.removeprefix(prefix))} "
-            f'<span class="{_cls(d.availability)}">{self.lang.pct(d.availability)}</span>'
+            f'<span class="{ratio_class(d.availability)}">{self.lang.pct(d.availability)}</span>'
             for d in self.r.devices_of(row)
         ]
         return "; ".join(parts)
@@ -159,11 +160,7 @@ class Page:
 
     def delta(self, then: float | None, now: float | None) -> str:
         """ "+0,62 poin" / "−1,20 poin"; empty without both figures."""
-        if then is None or now is None:
-            return ""
-        d = (now - then) * 100
-        sign = "+" if d >= 0.005 else "−" if d <= -0.005 else "±"
-        return f"{sign}{self.lang.num(abs(d), 2)} {self.t('points')}"
+        return self.lang.delta(then, now)
 
     def target_td(self, row: Row) -> str:
         """The agency's target and whether its own availability met it."""
@@ -190,7 +187,7 @@ class Page:
         return f"<p class=small>{escape(names)}: {escape(self.t('hours'))}</p>"
 
     def pct_td(self, ratio: float | None) -> str:
-        return f'<td class="n {_cls(ratio)}">{self.lang.pct(ratio)}</td>'
+        return f'<td class="n {ratio_class(ratio)}">{self.lang.pct(ratio)}</td>'
 
     def h_td(self, seconds: float) -> str:
         return f'<td class="n">{self.lang.num(seconds / 3600, 2)}</td>'
@@ -253,8 +250,8 @@ class Page:
         n_incidents = sum(1 for i in r.incidents if i.level != "counter")
         mttr = r.mttr()
         service = sum(d.service for d in r.days)
-        counters, apps, internet = _headline(r)
-        before = _headline(prev) if prev is not None else (None, None, None)
+        counters, apps, internet = r.headline()
+        before = prev.headline() if prev is not None else (None, None, None)
         kpis = [
             (lang.pct(counters), t("kpi_counters"), self.delta(before[0], counters)),
             (lang.pct(apps), t("kpi_apps"), self.delta(before[1], apps)),
@@ -281,9 +278,9 @@ class Page:
     def findings(self) -> list[str]:
         """The executive summary's sentences, as HTML (every name escaped)."""
         r, t, lang = self.r, self.t, self.lang
-        counters, _, internet = _headline(r)
+        counters, _, internet = r.headline()
         service = sum(d.service for d in r.days)
-        prev = _headline(r.previous) if r.previous is not None else None
+        prev = r.previous.headline() if r.previous is not None else None
 
         def compared(now: float | None, index: int) -> str:
             if prev is None or prev[index] is None:
@@ -437,7 +434,7 @@ class Page:
                     f'<rect x="{left}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h - 1}" '
                     f'fill="{shades[k % 2]}"><title>{escape(tip)}</title></rect>'
                     f'<text x="{left + max(w, 1) + 3:.1f}" y="{y + bar_h - 4}" '
-                    f'class="{_cls(v)}">{escape(self.lang.pct(v))}</text>'
+                    f'class="{ratio_class(v)}">{escape(self.lang.pct(v))}</text>'
                 )
                 y += bar_h
             y += gap
@@ -644,14 +641,6 @@ class Page:
     def definitions(self) -> str:
         items = "".join(f"<li>{text}</li>" for text in DEFINITIONS[self.lang.code])
         return f'<h2>{self.t("definitions")}</h2><ol class="def">{items}</ol>'
-
-
-def _headline(r: Report) -> tuple[float | None, float | None, float | None]:
-    """Counters able to serve, agency applications (own), internet: the three big figures."""
-    apps = r.applications_total
-    own_charged = sum(x.figures.charged_to(x.team) for x in r.by_level("application"))
-    apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
-    return r.counters_total.availability(), apps_own, r.internet.availability()
 
 
 def _clock(t: dt.time) -> str:
