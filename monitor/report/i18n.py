@@ -409,6 +409,11 @@ class Lang:
         """ "Februari 2026"."""
         return f"{MONTHS[self.code][month - 1]} {year}"
 
+    def month_named(self, month: str) -> str:
+        """ "2026-02" -> "Februari 2026"."""
+        year, number = (int(x) for x in month.split("-"))
+        return self.month(year, number)
+
     def date(self, day: dt.date) -> str:
         """ "Sen 02 Feb"."""
         month = month_short(day.month, self.code)

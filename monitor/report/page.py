@@ -69,6 +69,13 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def render_page(templates: Path | None, name: str, lang: Lang, **values: object) -> str:
+    """Template name (from templates, else the package's) in lang, ending in one newline."""
+    env = environment(templates)
+    html = env.get_template(name).render(lang=lang.code, t=lang.t, **values)
+    return html if html.endswith("\n") else html + "\n"
+
+
 def css_string(text: str) -> Markup:
     """Text as a quoted CSS string (for @page content): anything but letters, digits and a
     few signs as a CSS escape, so no quote, backslash or "</style>" gets through."""
@@ -211,8 +218,7 @@ class Page:
     def render(self, templates: Path | None = None) -> str:
         """The page from templates/report.html.j2 (or the one in templates, if given)."""
         r, t = self.r, self.t
-        year, month = (int(x) for x in r.month.split("-"))
-        month_name = self.lang.month(year, month)
+        month_name = self.lang.month_named(r.month)
         first, last = self.local(r.start), self.local(r.end)
         names = {x.id: x.name for x in r.site.teams}
         signed = self.local(r.generated)
@@ -220,28 +226,24 @@ class Page:
             name: Markup(getattr(self, name)())  # noqa: S704 - every section escapes its text
             for name in SECTIONS
         }
-        html = (
-            environment(templates)
-            .get_template(TEMPLATE)
-            .render(
-                lang=self.lang.code,
-                t=t,
-                title=f"{t('title')} — {r.site.name} — {month_name}",
-                footer=f"{r.site.name} · {t('title')} {month_name}",
-                site=r.site,
-                month_name=month_name,
-                period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
-                step=f"{r.step:g}",
-                source=r.source,
-                generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
-                signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
-                partial=r.partial,
-                manager=names.get(r.site.manager_team or "", ""),
-                network=names.get(r.site.network_team, r.site.network_team),
-                sections=sections,
-            )
+        return render_page(
+            templates,
+            TEMPLATE,
+            self.lang,
+            title=f"{t('title')} — {r.site.name} — {month_name}",
+            footer=f"{r.site.name} · {t('title')} {month_name}",
+            site=r.site,
+            month_name=month_name,
+            period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
+            step=f"{r.step:g}",
+            source=r.source,
+            generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
+            signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
+            partial=r.partial,
+            manager=names.get(r.site.manager_team or "", ""),
+            network=names.get(r.site.network_team, r.site.network_team),
+            sections=sections,
         )
-        return html if html.endswith("\n") else html + "\n"
 
     def summary(self) -> str:
         """Page one: the findings in sentences, then the key figures."""

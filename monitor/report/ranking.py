@@ -19,7 +19,7 @@ from monitor.plan import SiteInfo
 from monitor.report.columns import csv_text, h, pct, text
 from monitor.report.compute import Report
 from monitor.report.i18n import RANKING_DEFINITIONS, Lang
-from monitor.report.page import environment, ratio_class
+from monitor.report.page import ratio_class, render_page
 
 TEMPLATE = "ranking.html.j2"
 WORST_SHOWN = 10  # agencies on the page; ranking-agencies.csv lists them all
@@ -271,29 +271,24 @@ class RankingPage:
     def render(self, templates: Path | None = None) -> str:
         """The page from templates/ranking.html.j2 (or the one in templates, if given)."""
         r, t = self.r, self.t
-        year, month = (int(x) for x in r.month.split("-"))
-        month_name = self.lang.month(year, month)
+        month_name = self.lang.month_named(r.month)
         generated = dt.datetime.fromtimestamp(r.generated, dt.UTC)
         worst = r.agencies[:WORST_SHOWN]
-        html = (
-            environment(templates)
-            .get_template(TEMPLATE)
-            .render(
-                lang=self.lang.code,
-                t=t,
-                title=f"{t('rk_title')} — {month_name}",
-                subtitle=t("rk_subtitle").format(n=len(r.sites), month=month_name),
-                generated=f"{generated:%Y-%m-%d %H:%M} UTC",
-                source=r.source,
-                partial=r.partial,
-                network_head=self.network_head(),
-                sites=[self.site_row(s) for s in r.sites],
-                worst=[self.agency_row(i, a) for i, a in enumerate(worst, 1)],
-                worst_note=t("rk_worst_note").format(n=len(worst), total=len(r.agencies)),
-                definitions=RANKING_DEFINITIONS[self.lang.code],
-            )
+        return render_page(
+            templates,
+            TEMPLATE,
+            self.lang,
+            title=f"{t('rk_title')} — {month_name}",
+            subtitle=t("rk_subtitle").format(n=len(r.sites), month=month_name),
+            generated=f"{generated:%Y-%m-%d %H:%M} UTC",
+            source=r.source,
+            partial=r.partial,
+            network_head=self.network_head(),
+            sites=[self.site_row(s) for s in r.sites],
+            worst=[self.agency_row(i, a) for i, a in enumerate(worst, 1)],
+            worst_note=t("rk_worst_note").format(n=len(worst), total=len(r.agencies)),
+            definitions=RANKING_DEFINITIONS[self.lang.code],
         )
-        return html if html.endswith("\n") else html + "\n"
 
 
 def render_ranking_html(r: Ranking, lang: str = "id", templates: Path | None = None) -> str:
