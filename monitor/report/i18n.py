@@ -249,7 +249,7 @@ _T = {
     "rk_site": ("MPP", "MPP"),
     "rk_place": ("Wilayah", "Region"),
     "rk_counters": ("Gerai", "Counters"),
-    "rk_network": ("Dibebankan ke {team}", "Charged to {team}"),
+    "rk_network": ("Dibebankan ke tim jaringan ({team})", "Charged to the network team ({team})"),
     "rk_network_any": ("Dibebankan ke tim jaringan", "Charged to the network team"),
     "rk_agencies_charged": ("Dibebankan ke tim instansi", "Charged to agencies' teams"),
     "rk_worst_of_site": ("Instansi terendah", "Lowest agency"),

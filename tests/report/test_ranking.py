@@ -302,7 +302,8 @@ def test_worst_agencies_across_every_site(feb: Run) -> None:
 def test_a_site_without_data_is_listed_not_ranked(feb: Run) -> None:
     row = ranking(feb)["kosong"]
     assert (row["rank"], row["status"], row["service_availability_pct"]) == ("", "no_data", "")
-    assert row["name"] == "MPP Tanpa Data" and row["network_charged_hours"] == ""
+    assert row["name"] == "MPP Tanpa Data"
+    assert row["network_charged_hours"] == row["counters_known_hours"] == row["counters"] == ""
     last = table(page(feb), "ranking")[-1]
     assert last[0] == "—" and last[1].startswith("MPP Tanpa Data") and "tidak ada data" in last
     assert "kosong" not in {r["site"] for r in read_csv(feb.out / "ranking-agencies.csv")}
