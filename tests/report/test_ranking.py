@@ -15,10 +15,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from monitor.cli import main
+from monitor.plan import SiteInfo
+from monitor.report.ranking import AgencyFigures, SiteFigures, rank, render_ranking_html
 from tests.dashboards.promserver import PromServer
 from tests.report.history import backfill, serve_history
 from tests.report.synthetic import (
@@ -156,7 +159,8 @@ class Table(HTMLParser):
 
     def __init__(self, cls: str) -> None:
         super().__init__()
-        self.cls, self.inside, self.cell, self.rows = cls, False, False, []
+        self.cls, self.inside, self.cell = cls, False, False
+        self.rows: list[list[str]] = []
         self.row: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -370,7 +374,8 @@ def test_one_site_with_ranking(
 
 
 def test_english_ranking(prometheus: PromServer, configs: dict[str, str], tmp_path: Path) -> None:
-    run = report(prometheus, tmp_path, list(configs.values()), "--lang", "en", "--format", "html")
+    files = [configs["penajam"], configs["kosong"]]
+    run = report(prometheus, tmp_path, files, "--lang", "en", "--format", "html")
     assert run.code == 0, run.err
     assert not list(tmp_path.glob("*.csv"))
     html = page(run)
@@ -394,3 +399,40 @@ def test_the_month_before_comes_from_the_site_reports(
     html = page(run, "2026-03")
     assert html.count("tidak ada jam layanan terukur") == 3
     assert re.search(r"Maret 2026", html)
+
+
+# the order and the page's words, from figures made by hand (no Prometheus) ---------------
+def line(site: str, service: float | None, internet: float | None, **more: Any) -> SiteFigures:
+    return SiteFigures(SiteInfo(site, f"MPP {site}"), True, service, internet, **more)
+
+
+def test_ties_go_to_internet_then_to_the_site_id() -> None:
+    sites = [
+        line("d", None, 0.99),  # data, but no measured service time
+        line("c", 0.95, 0.90),
+        line("b", 0.95, 0.99),
+        line("a", 0.95, 0.99),
+        line("e", 0.95, None),  # no internet figure: after any that has one
+        line("f", 0.99, 0.50),
+    ]
+    got = rank("2026-02", sites)
+    assert [(s.site.id, s.rank) for s in got.sites] == [
+        ("f", 1), ("a", 2), ("b", 3), ("c", 4), ("e", 5), ("d", None),
+    ]  # fmt: skip
+
+
+def test_the_month_before_and_the_change_on_the_page() -> None:
+    site = SiteInfo("paser", "MPP Paser")
+    worse = AgencyFigures(site, "bpjs", "BPJS", "it-bpjs", 0.90, 0.80, 0.995)
+    better = AgencyFigures(site, "dukcapil", "Disdukcapil", "it-dukcapil", 0.999, 0.99, 0.99)
+    ranked = rank(
+        "2026-02",
+        [line("paser", 0.97, 0.99, service_before=0.95, agencies=(better, worse))],
+    )
+    assert [a.id for a in ranked.agencies] == ["bpjs", "dukcapil"]
+    assert ranked.sites[0].worst == worse
+    html = render_ranking_html(ranked)
+    assert "Bulan lalu 95,00 % +2,00 poin" in html and "BPJS (90,00 %)" in html
+    assert "Target 99,50 %: tidak tercapai" in html and "Target 99,00 %: tercapai" in html
+    english = render_ranking_html(ranked, "en")
+    assert "Last month 95.00 % +2.00 points" in english
