@@ -60,7 +60,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--prometheus",
         required=True,
         metavar="URL",
-        help="base URL of the Prometheus that scrapes mpp-monitor, e.g. http://127.0.0.1:9090",
+        help="base URL of the Prometheus that scrapes mpp-monitor (or of the central store "
+        "the sites remote-write to), e.g. http://127.0.0.1:9090",
     )
     parser.add_argument(
         "--month", required=True, metavar="YYYY-MM", help="the month, in the site's time zone"
@@ -82,7 +83,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--templates",
         metavar="DIR",
-        help="a folder of edited report templates (report.html.j2, report.css) to use first",
+        help="a folder of edited report templates (report.html.j2, ranking.html.j2, "
+        "report.css) to use first",
     )
     parser.add_argument(
         "--browser",
