@@ -145,6 +145,8 @@ class SiteInfo:
     teams: tuple[TeamInfo, ...] = ()
     agencies: tuple[AgencyInfo, ...] = ()
     links: tuple[LinkInfo, ...] = ()
+    region: str = ""  # province-level region and regency/city, "" when not in the inventory
+    regency: str = ""
 
     @property
     def tz(self) -> zoneinfo.ZoneInfo:

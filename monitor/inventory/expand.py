@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urljoin
@@ -665,6 +665,8 @@ def site_info(site: Site) -> SiteInfo:
             AgencyInfo(a.id, a.name, a.team, a.short_name, a.target) for a in site.agencies
         ),
         links=tuple(LinkInfo(x.id, x.name, x.provider, x.sla, x.kind) for x in site.links),
+        region=site.region or "",
+        regency=site.regency or "",
     )
 
 
@@ -684,6 +686,33 @@ def load_config(path: str | Path, text: str | None = None) -> Loaded:
 def load_plan(path: str | Path, text: str | None = None) -> Plan:
     """Load, validate and expand an inventory file into the runtime Plan (raises ConfigError)."""
     return load_config(path, text).plan
+
+
+def load_plans(paths: Sequence[str | Path]) -> list[Plan]:
+    """Load several inventory files (a centre keeps one per site) into one Plan each; a site
+    id must be unique across them. Raises ConfigError listing every problem of every file."""
+    plans: list[Plan] = []
+    errors: list[ErrorItem] = []
+    first: dict[str, str] = {}  # site id -> "FILE:LINE" where it was first defined
+    for path in paths:
+        try:
+            inv, doc = load_inventory(path)
+            plan = expand(inv, doc)
+        except ConfigError as exc:
+            errors += exc.errors
+            continue
+        for i, site in enumerate(inv.sites):
+            loc: Loc = ("sites", i, "id")
+            line, _ = doc.position(loc)
+            if site.id in first:
+                message = f"duplicate site id {site.id!r} (first defined at {first[site.id]})"
+                errors.append(doc.error(loc, message))
+            else:
+                first[site.id] = f"{doc.file}:{line}"
+        plans.append(plan)
+    if errors:
+        raise ConfigError(errors)
+    return plans
 
 
 Loader = Callable[[str | Path], Plan]

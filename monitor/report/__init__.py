@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import aiohttp
@@ -25,16 +25,19 @@ from monitor.report.fetch import fetch_history
 from monitor.report.page import render_html
 from monitor.report.pdf import PdfError, html_to_pdf
 from monitor.report.prom import Prometheus, PrometheusError, redact
+from monitor.report.ranking import Ranking, render_ranking_csv, render_ranking_html
 from monitor.report.tables import render_csv
 
 __all__ = [
     "History",
+    "NoDataError",
     "Report",
     "ReportError",
     "build_report",
     "make_report",
     "render_csv",
     "render_html",
+    "write_ranking",
     "write_report",
 ]
 
@@ -46,16 +49,22 @@ class ReportError(Exception):
     """The report cannot be made; the message is one line for people."""
 
 
-def pick_sites(plan: Plan, site_id: str | None) -> list[SiteInfo]:
-    """The sites to report: the one asked for, or every site of the inventory."""
-    sites = list(plan.sites)
+class NoDataError(ReportError):
+    """Prometheus holds nothing for the site in the month (other sites may still report)."""
+
+
+def pick_sites(plans: Sequence[Plan], site_id: str | None) -> list[tuple[Plan, SiteInfo]]:
+    """The sites to report, each with its inventory's Plan: the one asked for, or every site
+    of every inventory (in file order)."""
+    sites = [(plan, s) for plan in plans for s in plan.sites]
     if site_id is None:
         return sites
-    for s in sites:
+    for plan, s in sites:
         if s.id == site_id:
-            return [s]
-    known = ", ".join(s.id for s in sites)
-    raise ReportError(f"unknown site {site_id!r}: the inventory has {known}")
+            return [(plan, s)]
+    known = ", ".join(s.id for _, s in sites)
+    where = "the inventory has" if len(plans) == 1 else "the inventories have"
+    raise ReportError(f"unknown site {site_id!r}: {where} {known}")
 
 
 async def make_report(
@@ -106,7 +115,7 @@ async def make_report(
         if own:
             await sess.close()
     if not history.has_data():
-        raise ReportError(
+        raise NoDataError(
             f"no data for site {site.id!r} in {month} at {redact(prometheus_url)} "
             "(no mpp_entity_status, mpp_can_serve or mpp_link_state series): is this the "
             "Prometheus that scrapes mpp-monitor, and does its retention reach that month?"
@@ -120,12 +129,12 @@ async def make_report(
     return report
 
 
-def _html(report: Report, lang: str, templates: Path | None) -> str:
-    """The page; a broken edited template is a one-line error naming its file and line."""
+def _html(render: Callable[[], str], templates: Path | None) -> str:
+    """A page; a broken edited template is a one-line error naming its file and line."""
     if templates is not None and not templates.is_dir():
         raise ReportError(f"templates folder {templates} not found (--templates)")
     try:
-        return render_html(report, lang, templates)
+        return render()
     except jinja2.TemplateSyntaxError as exc:
         raise ReportError(f"{exc.filename or exc.name}:{exc.lineno}: {exc.message}") from None
     except jinja2.TemplateError as exc:
@@ -146,11 +155,11 @@ def write_report(
     written: list[Path] = []
     fmts = set(formats)
     stem = f"report-{report.site.id}-{report.month}"
-    html = _html(report, lang, templates) if fmts & {"html", "pdf"} else ""
+    html = ""
+    if fmts & {"html", "pdf"}:
+        html = _html(lambda: render_html(report, lang, templates), templates)
     if "html" in fmts:
-        path = out / f"{stem}.html"
-        path.write_text(html, encoding="utf-8")
-        written.append(path)
+        written += _write_texts(out, {f"{stem}.html": html})
     if "pdf" in fmts:
         path = out / f"{stem}.pdf"
         try:
@@ -165,8 +174,35 @@ def write_report(
         write_xlsx(report, path)
         written.append(path)
     if "csv" in fmts:
-        for name, text in render_csv(report).items():
-            path = out / name
-            path.write_text(text, encoding="utf-8")
-            written.append(path)
+        written += _write_texts(out, render_csv(report))
+    return written
+
+
+def _write_texts(out: Path, files: dict[str, str]) -> list[Path]:
+    """Write each file name -> text into out (UTF-8); return the paths."""
+    paths = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def write_ranking(
+    ranking: Ranking,
+    out: Path,
+    formats: Iterable[str] = DEFAULT_FORMATS,
+    lang: str = "id",
+    templates: Path | None = None,
+) -> list[Path]:
+    """Write ranking-<month>.html (with html) and ranking.csv, ranking-agencies.csv (with csv)
+    into out; return their paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    fmts = set(formats)
+    if "html" in fmts:
+        html = _html(lambda: render_ranking_html(ranking, lang, templates), templates)
+        written += _write_texts(out, {f"ranking-{ranking.month}.html": html})
+    if "csv" in fmts:
+        written += _write_texts(out, render_ranking_csv(ranking))
     return written

@@ -90,10 +90,16 @@ def html_table(page: Page, columns: Sequence[Column[T]], items: Iterable[T], tai
 def csv_table(report: Report, columns: Sequence[Column[T]], items: Iterable[T]) -> str:
     """The CSV text of items (UTF-8, comma-separated, one header line)."""
     shown = [c for c in columns if c.csv is not None]
+    rows = ([c.csv(report, x) for c in shown if c.csv is not None] for x in items)
+    return csv_text([c.name for c in shown], rows)
+
+
+def csv_text(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """CSV text: the header line, then the rows (comma-separated, "\n" line ends)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow([c.name for c in shown])
-    w.writerows([c.csv(report, x) for c in shown if c.csv is not None] for x in items)
+    w.writerow(header)
+    w.writerows(rows)
     return buf.getvalue()
 
 

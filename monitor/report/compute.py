@@ -285,6 +285,14 @@ class Report:
         info = next((a for a in self.site.agencies if a.id == agency), None)
         return info.target if info is not None and info.target is not None else DEFAULT_TARGET
 
+    def headline(self) -> tuple[float | None, float | None, float | None]:
+        """The three big figures (0..1, None without measured time): counters able to serve,
+        agency applications (own), internet."""
+        apps = self.applications_total
+        own_charged = sum(x.figures.charged_to(x.team) for x in self.by_level("application"))
+        apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
+        return self.counters_total.availability(), apps_own, self.internet.availability()
+
     def mttr(self) -> float | None:
         """Mean duration of every closed down incident of an entity."""
         d = [i.duration for i in self.incidents if _counts_for_mttr(i)]

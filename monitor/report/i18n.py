@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from monitor.i18n import LANGUAGES, MONTHS, WEEKDAYS, Catalogue, Language, language_of, month_short
 
-__all__ = ["DEFINITIONS", "LANGUAGES", "Lang", "T"]
+__all__ = ["DEFINITIONS", "LANGUAGES", "RANKING_DEFINITIONS", "Lang", "T"]
 
 _T = {
     # key: (Bahasa Indonesia, English)
@@ -232,6 +232,42 @@ _T = {
         "Could not serve; no device or application was recorded as failing.",
     ),
     "why_owner": ("Ditangani: {team}.", "To fix: {team}."),
+    # the cross-site ranking (ranking.py, templates/ranking.html.j2)
+    "rk_title": ("Peringkat MPP", "MPP Ranking"),
+    "rk_subtitle": (
+        "Ketersediaan layanan {n} MPP, {month}",
+        "Service availability of {n} MPPs, {month}",
+    ),
+    "rk_order": (
+        "Peringkat 1 = terbaik: diurutkan menurut gerai dapat melayani (jam layanan terukur), "
+        "lalu internet, lalu id situs. MPP tanpa data tidak diberi peringkat.",
+        "Rank 1 = best: sorted by counters able to serve (measured service time), then "
+        "internet, then site id. MPPs without data are not ranked.",
+    ),
+    "rk_sites": ("Peringkat MPP", "MPPs ranked"),
+    "rk_rank": ("Peringkat", "Rank"),
+    "rk_site": ("MPP", "MPP"),
+    "rk_place": ("Wilayah", "Region"),
+    "rk_counters": ("Gerai", "Counters"),
+    "rk_network": ("Dibebankan ke tim jaringan ({team})", "Charged to the network team ({team})"),
+    "rk_network_any": ("Dibebankan ke tim jaringan", "Charged to the network team"),
+    "rk_agencies_charged": ("Dibebankan ke tim instansi", "Charged to agencies' teams"),
+    "rk_worst_of_site": ("Instansi terendah", "Lowest agency"),
+    "rk_no_data": ("tidak ada data", "no data"),
+    "rk_unmeasured": ("tidak ada jam layanan terukur", "no measured service time"),
+    "rk_worst": (
+        "Instansi dengan ketersediaan terendah (milik sendiri), semua MPP",
+        "Agencies with the lowest availability (own), all MPPs",
+    ),
+    "rk_worst_note": (
+        "{n} terendah dari {total} instansi; daftar lengkap di ranking-agencies.csv.",
+        "The {n} lowest of {total} agencies; the full list is in ranking-agencies.csv.",
+    ),
+    "rk_hours_note": (
+        "Jam gerai tak dapat melayani (jam × gerai) dalam jam layanan terukur, menurut tim "
+        "yang dibebankan.",
+        "Counter-hours unable to serve in measured service time, by the team charged.",
+    ),
 }
 
 T = Catalogue("report", _T)
@@ -281,6 +317,40 @@ DEFINITIONS: dict[Language, list[str]] = {
 }
 
 
+RANKING_DEFINITIONS: dict[Language, list[str]] = {
+    "id": [
+        "Setiap angka sama dengan angka laporan bulanan MPP itu sendiri (laporan per situs): "
+        "peringkat tidak menghitung ulang apa pun. Bulan dihitung dalam zona waktu tiap situs.",
+        "<b>Gerai dapat melayani</b> = waktu semua gerai dapat melayani ÷ jam layanan terukur "
+        "gerai (tanpa pemeliharaan dan tanpa data). <b>Internet</b> = waktu minimal satu "
+        "jalur internet hidup ÷ terukur. <b>Bulan lalu</b>: angka yang sama untuk bulan "
+        "sebelumnya, bila Prometheus masih menyimpannya.",
+        "<b>Dibebankan</b>: jam gerai tak dapat melayani yang dibebankan ke tim jaringan "
+        "situs (biasanya Kominfo) dan ke tim TI instansi, sendiri atau bersama tim lain "
+        "(kolom <i>Gerai tak melayani</i> tabel tim di laporan situs).",
+        "<b>Instansi terendah</b>: ketersediaan milik sendiri aplikasi dan perangkat instansi "
+        "(waktu tak terjangkau karena jaringan milik tim lain tidak dihitung).",
+        "<b>Tidak ada data</b>: Prometheus tidak menyimpan deret mpp-monitor situs itu untuk "
+        "bulan ini (situs gelap, retensi habis, atau id situs salah).",
+    ],
+    "en": [
+        "Every figure equals the MPP's own monthly report (the per-site report): the ranking "
+        "recomputes nothing. The month is taken in each site's time zone.",
+        "<b>Counters able to serve</b> = time every counter could serve ÷ the counters' "
+        "measured service time (no maintenance, no missing data). <b>Internet</b> = time at "
+        "least one internet uplink was up ÷ measured. <b>Last month</b>: the same figure for "
+        "the month before, where Prometheus still holds it.",
+        "<b>Charged</b>: counter-hours unable to serve charged to the site's network team "
+        "(usually Kominfo) and to the agencies' IT teams, alone or together with another team "
+        "(the <i>Counters not serving</i> column of the teams table in the site report).",
+        "<b>Lowest agency</b>: the own availability of the agency's applications and devices "
+        "(time unreachable because another team's network failed is not counted).",
+        "<b>No data</b>: Prometheus holds no mpp-monitor series of that site for the month "
+        "(a dark site, retention ended, or a wrong site id).",
+    ],
+}
+
+
 @dataclass(frozen=True)
 class Lang:
     """Words and formats of one language."""
@@ -310,6 +380,15 @@ class Lang:
             text = text.replace(",", "_").replace(".", ",").replace("_", ".")
         return text
 
+    def delta(self, then: float | None, now: float | None) -> str:
+        """The change between two ratios in points: "+0,62 poin" / "−1,20 poin"; empty
+        without both figures."""
+        if then is None or now is None:
+            return ""
+        d = (now - then) * 100
+        sign = "+" if d >= 0.005 else "−" if d <= -0.005 else "±"
+        return f"{sign}{self.num(abs(d), 2)} {self.t('points')}"
+
     def hours(self, seconds: float) -> str:
         """Seconds as hours, e.g. "12,5 jam"."""
         return f"{self.num(seconds / 3600, 2)} {self.t('hours')}"
@@ -329,6 +408,11 @@ class Lang:
     def month(self, year: int, month: int) -> str:
         """ "Februari 2026"."""
         return f"{MONTHS[self.code][month - 1]} {year}"
+
+    def month_named(self, month: str) -> str:
+        """ "2026-02" -> "Februari 2026"."""
+        year, number = (int(x) for x in month.split("-"))
+        return self.month(year, number)
 
     def date(self, day: dt.date) -> str:
         """ "Sen 02 Feb"."""

@@ -69,6 +69,13 @@ def environment(templates: Path | None = None) -> jinja2.Environment:
     return env
 
 
+def render_page(templates: Path | None, name: str, lang: Lang, **values: object) -> str:
+    """Template name (from templates, else the package's) in lang, ending in one newline."""
+    env = environment(templates)
+    html = env.get_template(name).render(lang=lang.code, t=lang.t, **values)
+    return html if html.endswith("\n") else html + "\n"
+
+
 def css_string(text: str) -> Markup:
     """Text as a quoted CSS string (for @page content): anything but letters, digits and a
     few signs as a CSS escape, so no quote, backslash or "</style>" gets through."""
@@ -78,7 +85,8 @@ def css_string(text: str) -> Markup:
     return Markup(f'"{body}"')  # noqa: S704 - escaped above
 
 
-def _cls(ratio: float | None) -> str:
+def ratio_class(ratio: float | None) -> str:
+    """The CSS class of a ratio: good (99 % and up), warn (95 % and up), bad; "" for none."""
     if ratio is None:
         return ""
     return "good" if ratio >= GOOD else "warn" if ratio >= WARN else "bad"
@@ -124,7 +132,7 @@ class Page:
         prefix = f"{row.name} · "
         parts = [
             f"{escape(d.name.removeprefix(prefix))} "
-            f'<span class="{_cls(d.availability)}">{self.lang.pct(d.availability)}</span>'
+            f'<span class="{ratio_class(d.availability)}">{self.lang.pct(d.availability)}</span>'
             for d in self.r.devices_of(row)
         ]
         return "; ".join(parts)
@@ -159,11 +167,7 @@ class Page:
 
     def delta(self, then: float | None, now: float | None) -> str:
         """ "+0,62 poin" / "−1,20 poin"; empty without both figures."""
-        if then is None or now is None:
-            return ""
-        d = (now - then) * 100
-        sign = "+" if d >= 0.005 else "−" if d <= -0.005 else "±"
-        return f"{sign}{self.lang.num(abs(d), 2)} {self.t('points')}"
+        return self.lang.delta(then, now)
 
     def target_td(self, row: Row) -> str:
         """The agency's target and whether its own availability met it."""
@@ -190,7 +194,7 @@ class Page:
         return f"<p class=small>{escape(names)}: {escape(self.t('hours'))}</p>"
 
     def pct_td(self, ratio: float | None) -> str:
-        return f'<td class="n {_cls(ratio)}">{self.lang.pct(ratio)}</td>'
+        return f'<td class="n {ratio_class(ratio)}">{self.lang.pct(ratio)}</td>'
 
     def h_td(self, seconds: float) -> str:
         return f'<td class="n">{self.lang.num(seconds / 3600, 2)}</td>'
@@ -214,8 +218,7 @@ class Page:
     def render(self, templates: Path | None = None) -> str:
         """The page from templates/report.html.j2 (or the one in templates, if given)."""
         r, t = self.r, self.t
-        year, month = (int(x) for x in r.month.split("-"))
-        month_name = self.lang.month(year, month)
+        month_name = self.lang.month_named(r.month)
         first, last = self.local(r.start), self.local(r.end)
         names = {x.id: x.name for x in r.site.teams}
         signed = self.local(r.generated)
@@ -223,28 +226,24 @@ class Page:
             name: Markup(getattr(self, name)())  # noqa: S704 - every section escapes its text
             for name in SECTIONS
         }
-        html = (
-            environment(templates)
-            .get_template(TEMPLATE)
-            .render(
-                lang=self.lang.code,
-                t=t,
-                title=f"{t('title')} — {r.site.name} — {month_name}",
-                footer=f"{r.site.name} · {t('title')} {month_name}",
-                site=r.site,
-                month_name=month_name,
-                period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
-                step=f"{r.step:g}",
-                source=r.source,
-                generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
-                signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
-                partial=r.partial,
-                manager=names.get(r.site.manager_team or "", ""),
-                network=names.get(r.site.network_team, r.site.network_team),
-                sections=sections,
-            )
+        return render_page(
+            templates,
+            TEMPLATE,
+            self.lang,
+            title=f"{t('title')} — {r.site.name} — {month_name}",
+            footer=f"{r.site.name} · {t('title')} {month_name}",
+            site=r.site,
+            month_name=month_name,
+            period=f"{first:%Y-%m-%d %H:%M} – {last:%Y-%m-%d %H:%M}",
+            step=f"{r.step:g}",
+            source=r.source,
+            generated=f"{self.local(r.generated):%Y-%m-%d %H:%M}",
+            signed_on=f"{signed.day} {self.lang.month(signed.year, signed.month)}",
+            partial=r.partial,
+            manager=names.get(r.site.manager_team or "", ""),
+            network=names.get(r.site.network_team, r.site.network_team),
+            sections=sections,
         )
-        return html if html.endswith("\n") else html + "\n"
 
     def summary(self) -> str:
         """Page one: the findings in sentences, then the key figures."""
@@ -253,8 +252,8 @@ class Page:
         n_incidents = sum(1 for i in r.incidents if i.level != "counter")
         mttr = r.mttr()
         service = sum(d.service for d in r.days)
-        counters, apps, internet = _headline(r)
-        before = _headline(prev) if prev is not None else (None, None, None)
+        counters, apps, internet = r.headline()
+        before = prev.headline() if prev is not None else (None, None, None)
         kpis = [
             (lang.pct(counters), t("kpi_counters"), self.delta(before[0], counters)),
             (lang.pct(apps), t("kpi_apps"), self.delta(before[1], apps)),
@@ -281,9 +280,9 @@ class Page:
     def findings(self) -> list[str]:
         """The executive summary's sentences, as HTML (every name escaped)."""
         r, t, lang = self.r, self.t, self.lang
-        counters, _, internet = _headline(r)
+        counters, _, internet = r.headline()
         service = sum(d.service for d in r.days)
-        prev = _headline(r.previous) if r.previous is not None else None
+        prev = r.previous.headline() if r.previous is not None else None
 
         def compared(now: float | None, index: int) -> str:
             if prev is None or prev[index] is None:
@@ -437,7 +436,7 @@ class Page:
                     f'<rect x="{left}" y="{y}" width="{max(w, 1):.1f}" height="{bar_h - 1}" '
                     f'fill="{shades[k % 2]}"><title>{escape(tip)}</title></rect>'
                     f'<text x="{left + max(w, 1) + 3:.1f}" y="{y + bar_h - 4}" '
-                    f'class="{_cls(v)}">{escape(self.lang.pct(v))}</text>'
+                    f'class="{ratio_class(v)}">{escape(self.lang.pct(v))}</text>'
                 )
                 y += bar_h
             y += gap
@@ -644,14 +643,6 @@ class Page:
     def definitions(self) -> str:
         items = "".join(f"<li>{text}</li>" for text in DEFINITIONS[self.lang.code])
         return f'<h2>{self.t("definitions")}</h2><ol class="def">{items}</ol>'
-
-
-def _headline(r: Report) -> tuple[float | None, float | None, float | None]:
-    """Counters able to serve, agency applications (own), internet: the three big figures."""
-    apps = r.applications_total
-    own_charged = sum(x.figures.charged_to(x.team) for x in r.by_level("application"))
-    apps_own = 1 - own_charged / apps.known if apps.known > 0 else None
-    return r.counters_total.availability(), apps_own, r.internet.availability()
 
 
 def _clock(t: dt.time) -> str:

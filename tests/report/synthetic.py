@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -124,7 +124,8 @@ def printer(n: int) -> str:
 ALL_DEVICES = [t.id for t in DEVICES]
 
 # (entity, status, start, end, owner team)
-EVENTS: list[tuple[str, str, float, float, str]] = [
+Event = tuple[str, str, float, float, str]
+EVENTS: list[Event] = [
     (printer(4), "down", DATA_START, at(2, 9, 30), "it-dukcapil"),  # E15
     (pc(1), "down", at(2, 10), at(2, 10, 45), "it-bpjs"),  # E1
     (VCLAIM.id, "down", at(4, 13), at(4, 14, 30), "it-bpjs"),  # E2
@@ -192,7 +193,8 @@ def is_service(t: float) -> bool:
 class Month:
     """Every entity's status and owner, every counter's can-serve, at each step."""
 
-    def __init__(self, step: int) -> None:
+    def __init__(self, step: int, extra: Sequence[Event] = ()) -> None:
+        """The month at step; extra: events added after EVENTS (variants of the site)."""
         self.step = step
         self.n = int((DATA_END - DATA_START) // step)
         self.ts = [DATA_START + k * step for k in range(self.n)]
@@ -208,7 +210,7 @@ class Month:
         for eid, a, b in SAID_MAINTENANCE:
             for k in self.steps(a, b):
                 self.status[eid][k] = "maintenance"
-        for eid, status, a, b, owner in EVENTS:
+        for eid, status, a, b, owner in (*EVENTS, *extra):
             for k in self.steps(a, b):
                 self.status[eid][k] = status
                 self.owner[eid][k] = owner

@@ -140,4 +140,4 @@ async def test_early_errors_need_no_prometheus(plan: Plan) -> None:
     with pytest.raises(ReportError, match="invalid step"):
         await make_report(plan, site, "2026-02", unused, step=0)
     with pytest.raises(ReportError, match="unknown site 'nope': the inventory has paser"):
-        pick_sites(plan, "nope")
+        pick_sites([plan], "nope")
