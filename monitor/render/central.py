@@ -123,9 +123,29 @@ def central_rules(opts: CentralOptions) -> dict[str, Any]:
             "runbook_url": f"{opts.runbook_base}{RUNBOOK_PATH}",
         },
     }
+    # What the site's own recording rules give, or the same from the raw series where a site
+    # sends no recording rules (Prometheus in agent mode evaluates none): every site counts.
+    ent = f"{PLACE}, team, kind, entity, agency, counter, device, link, via"
+    entity_ratio = _rec(
+        "central_entity:mpp_probe_success:ratio_rate5m",
+        "entity:mpp_probe_success:ratio_rate5m\nor on (site, entity) (\n"
+        f"  sum by ({ent}) (rate(mpp_probe_successes_total[5m]))\n  /\n"
+        f"  sum by ({ent}) (rate(mpp_probe_runs_total[5m]))\n)\n",
+    )
+    desks = f"max by ({PLACE}, agency, team, counter) (mpp_can_serve)"
+    agency_serving_sum = _rec(
+        "central_site_agency:mpp_counters_serving:sum",
+        "site_agency:mpp_counters_serving:sum\nor on (site, agency, team)\n"
+        f"sum by ({PLACE}, agency, team) ({desks})\n",
+    )
+    agency_counters = _rec(
+        "central_site_agency:mpp_counters:count",
+        "site_agency:mpp_counters:count\nor on (site, agency, team)\n"
+        f"count by ({PLACE}, agency, team) ({desks})\n",
+    )
     site_avail = _rec(
         "site:mpp_probe_success:ratio_rate5m",
-        f"avg by ({PLACE}) (entity:mpp_probe_success:ratio_rate5m)",
+        f"avg by ({PLACE}) (central_entity:mpp_probe_success:ratio_rate5m)",
     )
     site_internet = _rec(
         "site:mpp_site_internet_up:max",
@@ -133,8 +153,8 @@ def central_rules(opts: CentralOptions) -> dict[str, Any]:
     )
     site_serving = _rec(
         "site:mpp_counters_serving:ratio",
-        f"sum by ({PLACE}) (site_agency:mpp_counters_serving:sum)\n"
-        f"/\nsum by ({PLACE}) (site_agency:mpp_counters:count)\n",
+        f"sum by ({PLACE}) (central_site_agency:mpp_counters_serving:sum)\n"
+        f"/\nsum by ({PLACE}) (central_site_agency:mpp_counters:count)\n",
     )
     region_avail = _rec(
         "region:mpp_probe_success:ratio_rate5m",
@@ -142,12 +162,12 @@ def central_rules(opts: CentralOptions) -> dict[str, Any]:
     )
     agency_avail = _rec(
         "agency:mpp_probe_success:ratio_rate5m",
-        'avg by (agency) (entity:mpp_probe_success:ratio_rate5m{agency!=""})',
+        'avg by (agency) (central_entity:mpp_probe_success:ratio_rate5m{agency!=""})',
     )
     agency_serving = _rec(
         "agency:mpp_counters_serving:ratio",
-        "sum by (agency) (site_agency:mpp_counters_serving:sum)\n"
-        "/\nsum by (agency) (site_agency:mpp_counters:count)\n",
+        "sum by (agency) (central_site_agency:mpp_counters_serving:sum)\n"
+        "/\nsum by (agency) (central_site_agency:mpp_counters:count)\n",
     )
     sites_reporting = _rec(
         "region:mpp_sites_reporting:count",
@@ -162,6 +182,9 @@ def central_rules(opts: CentralOptions) -> dict[str, Any]:
                 # per-site rules first: the region rule reads the per-site one (same group,
                 # evaluated in order at the same instant)
                 "rules": [
+                    entity_ratio,
+                    agency_serving_sum,
+                    agency_counters,
                     site_avail,
                     site_internet,
                     site_serving,

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -246,7 +247,7 @@ def test_a_dark_site_alerts_the_centre_only(outcome: Outcome) -> None:
 async def _availability(inv: Path, url: str, site: str, now: float, out: Path) -> list[list[str]]:
     """availability.csv of the site's report up to ``now`` computed from the store at url."""
     plan = load_plan(inv)
-    info = pick_sites(plan, site)[0]
+    _, info = pick_sites([plan], site)[0]
     month = dt.datetime.fromtimestamp(now, dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
     report = await make_report(plan, info, month, url, step=15, now=now, compare=False)
     (path,) = [p for p in write_report(report, out, ["csv"]) if p.name == "availability.csv"]
@@ -350,3 +351,51 @@ def test_the_central_page_lists_every_site_worst_first(
         assert "GELAP" in shown.first.inner_text()
         tab.goto(url + "/?lang=en")
         assert "DARK" in tab.locator("#sites tbody tr").first.inner_text()
+
+
+def test_the_ranking_of_every_site_from_the_centre(
+    central: H.Central, outcome: Outcome, tmp_path: Path
+) -> None:
+    """`report` over the five inventories against the centre: a ranking row per site whose
+    figures are those of the site's own report from the same run."""
+    out = tmp_path / "laporan"
+    month = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).strftime("%Y-%m")
+    configs = [arg for s in central.sites for arg in ("--config", str(s.inventory))]
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "report", *configs, "--prometheus", central.vm_url,
+         "--month", month, "--format", "html,csv", "--out", str(out)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with (out / "ranking.csv").open(encoding="utf-8-sig") as f:
+        ranking = {r["site"]: r for r in csv.DictReader(f)}
+    assert set(ranking) == {H.site_id(n) for n in range(1, H.SITES + 1)}
+    assert {r["region"] for r in ranking.values()} == {"kaltim"}
+    cut = ranking[H.site_id(H.CUT_SITE)]
+    with (out / H.site_id(H.CUT_SITE) / "availability.csv").open(encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    internet = [r for r in rows if (r["level"], r["id"]) == ("site", "internet")]
+    assert internet and cut["internet_availability_pct"] == internet[0]["availability_pct"]
+    agencies = [r for r in rows if r["level"] == "agency"]
+    worst = min(agencies, key=lambda r: float(r["own_availability_pct"]))
+    assert cut["worst_agency"] == worst["id"]
+    assert cut["worst_agency_own_pct"] == worst["own_availability_pct"]
+    assert float(worst["own_availability_pct"]) < 100  # the cut site's faults are in it
+    assert (out / f"ranking-{month}.html").is_file()
+
+
+def test_cross_site_rules_cover_agent_and_summary_sites(
+    central: H.Central, outcome: Outcome
+) -> None:
+    """vmalert (still running after the scenario) records per-site availability for every
+    live site: the agent-mode one sends no recording rules, the summary one no raw counters."""
+
+    def recorded() -> set[str] | None:
+        got = {
+            r["metric"]["site"]
+            for r in H.query(central.vm_url, "site:mpp_probe_success:ratio_rate5m")
+        }
+        return got if {H.site_id(H.AGENT_SITE), H.site_id(H.SUMMARY_SITE)} <= got else None
+
+    sites = H.wait_for("per-site availability recorded at the centre", recorded, 60)
+    assert {H.site_id(n) for n in (1, 2, 3, 5)} <= sites

@@ -149,3 +149,54 @@ def test_site_dark_links_to_the_runbook_of_the_central_page(tmp_path: Path) -> N
     assert bad.returncode == 2 and "--runbook-base" in bad.stderr
     assert "hunter2" not in bad.stdout + bad.stderr
     assert "mppsitedark" in (REPO / "monitor" / "web" / "runbook.html").read_text()
+
+
+def test_cross_site_rules_count_sites_without_recording_rules(tmp_path: Path) -> None:
+    """Site a sends its recording rules (server mode); site b only raw series (agent mode)."""
+    rules = tmp_path / "central.yml"
+    assert cli("render", "central", "--out", str(rules)).returncode == 0
+
+    def labels(site: str, **more: str) -> str:
+        pairs = {"site": site, "region": "kaltim", "agency": "ag", "team": "t", **more}
+        return ", ".join(f'{k}="{v}"' for k, v in pairs.items())
+
+    def sample(name: str, value: float, **more: str) -> dict[str, Any]:
+        return {"labels": f"{name}{{{', '.join(f'{k}={v!r}' for k, v in more.items())}}}"
+                .replace("'", '"'), "value": value}  # fmt: skip
+
+    app = {"entity": "x/application/app"}
+    series = [
+        (f"entity:mpp_probe_success:ratio_rate5m{{{labels('a', **app)}}}", "1x20"),
+        # b: 4 runs a minute, 3 of them successful
+        (f"mpp_probe_runs_total{{{labels('b', **app)}}}", "0+4x20"),
+        (f"mpp_probe_successes_total{{{labels('b', **app)}}}", "0+3x20"),
+        (f"site_agency:mpp_counters_serving:sum{{{labels('a')}}}", "2x20"),
+        (f"site_agency:mpp_counters:count{{{labels('a')}}}", "4x20"),
+        (f"mpp_can_serve{{{labels('b', counter='01')}}}", "1x20"),
+        (f"mpp_can_serve{{{labels('b', counter='02')}}}", "1x20"),
+    ]
+    site_ok = "site:mpp_probe_success:ratio_rate5m"
+    serving = "site:mpp_counters_serving:ratio"
+    agency = "agency:mpp_probe_success:ratio_rate5m"
+    expected = [
+        (site_ok, [sample(site_ok, 1, site="a", region="kaltim"),
+                   sample(site_ok, 0.75, site="b", region="kaltim")]),
+        (serving, [sample(serving, 0.5, site="a", region="kaltim"),
+                   sample(serving, 1, site="b", region="kaltim")]),
+        (agency, [sample(agency, 0.875, agency="ag")]),
+    ]  # fmt: skip
+    test = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in series],
+            "promql_expr_test": [{"expr": e, "eval_time": "15m", "exp_samples": x}
+                                 for e, x in expected],
+        }],
+    }  # fmt: skip
+    path = tmp_path / "central.test.yml"
+    with path.open("w") as f:
+        YAML().dump(test, f)
+    result = promtool("test", "rules", path.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
