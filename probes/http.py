@@ -19,6 +19,7 @@ from typing import Any, NoReturn, Protocol
 import aiohttp
 from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from aiohttp.helpers import HeadersMixin
 from aiohttp.http import HttpVersion
 from multidict import CIMultiDictProxy
@@ -448,7 +449,7 @@ class _LeanExchange:
         finally:
             protocol.abort()  # no graceful close: it could outlive the deadline
 
-    async def _connect(self, url: URL, https: bool) -> Any:
+    async def _connect(self, url: URL, https: bool) -> ResponseHandler:
         settings, run = self._settings, self._run
         host = url.raw_host
         assert host is not None and url.port is not None
@@ -459,7 +460,9 @@ class _LeanExchange:
         run.switch("connect")
         sslcontext = _tls_context(settings) if https else None
         try:
-            return await http_lean.connect(address, url.port, host, sslcontext, settings.source)
+            return await http_lean.connect(
+                address, url.port, host.rstrip("."), sslcontext, settings.source
+            )  # the name verified and sent as SNI has no trailing dot, as aiohttp's
         except ssl.SSLCertVerificationError as exc:
             await _certificate_failed(exc, url, settings, run)
         except ssl.SSLError as exc:
