@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -61,3 +62,8 @@ def test_uvloop_missing_is_refused_before_anything_runs(
     assert run.run_service(_args("uvloop"), _loop_module(seen)) == 1
     assert seen == []
     assert said and "uvloop is not installed" in said[0]
+
+
+async def test_async_tests_run_on_the_loop_mpp_test_loop_names() -> None:
+    wanted = "uvloop" if os.environ.get("MPP_TEST_LOOP") == "uvloop" else "asyncio.unix_events"
+    assert type(asyncio.get_running_loop()).__module__ == wanted
