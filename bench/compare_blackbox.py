@@ -432,7 +432,13 @@ class Mpp:
     """One ``mpp-monitor run`` child and its /metrics."""
 
     def __init__(
-        self, children: Children, tmp: Path, name: str, config: Path, source: Path | None = None
+        self,
+        children: Children,
+        tmp: Path,
+        name: str,
+        config: Path,
+        source: Path | None = None,
+        loop: str = "asyncio",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -445,7 +451,8 @@ class Mpp:
             argv = [PYTHON, "-m", "monitor"]
             env = {**os.environ, "PYTHONPATH": str(source)}
         self.proc = children.start(
-            [*argv, "run", "--config", config, "--listen", f"127.0.0.1:{self.port}", *QUIET],
+            [*argv, "run", "--config", config, "--listen", f"127.0.0.1:{self.port}", *QUIET]
+            + (["--loop", loop] if loop != "asyncio" else []),
             self.log,
             env=env,
             cwd=str(source) if source is not None else None,
@@ -622,6 +629,7 @@ class Settings:
     mix: dict[str, int]
     scale: bool
     source: Path | None = None  # run mpp-monitor from this source tree instead
+    loop: str = "asyncio"  # mpp-monitor run --loop
 
 
 async def run_mpp_kind(
@@ -630,7 +638,7 @@ async def run_mpp_kind(
     """Run mpp-monitor on targets of one kind; fill the mpp side of ``res``."""
     config = tmp / f"inventory-{res.kind}.yaml"
     write_inventory(config, [res.kind] * res.targets, layout, s.interval, s.timeout, s.icmp_count)
-    async with Mpp(children, tmp, res.kind, config, s.source) as mpp:
+    async with Mpp(children, tmp, res.kind, config, s.source, s.loop) as mpp:
         await mpp.ready(120)
         await asyncio.sleep(s.interval + 2)  # every target has run once: steady state
         first = await mpp.sample()
@@ -740,7 +748,7 @@ async def run_scale(children: Children, tmp: Path, layout: Layout, s: Settings) 
     res = ScaleResult(s.targets, {k: kinds.count(k) for k in s.mix})
     phase_name = "start"
     t_start = time.monotonic()
-    async with Mpp(children, tmp, "scale", config, s.source) as mpp:
+    async with Mpp(children, tmp, "scale", config, s.source, s.loop) as mpp:
 
         async def sample_rss() -> None:
             while True:
@@ -978,6 +986,7 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
         help="run mpp-monitor from this source tree (python -m monitor, PYTHONPATH=DIR), "
         "e.g. an older commit unpacked with git archive, to compare versions",
     )
+    add_loop_argument(p)
     a = p.parse_args(argv)
     kinds = [] if a.kinds == "none" else [k.strip() for k in a.kinds.split(",") if k.strip()]
     bad = [k for k in kinds if k not in KINDS]
@@ -997,6 +1006,17 @@ def settings_from(argv: Sequence[str] | None) -> Settings:
         mix=a.mix,
         scale=not a.no_scale,
         source=a.source.resolve() if a.source else None,
+        loop=a.loop,
+    )
+
+
+def add_loop_argument(p: argparse.ArgumentParser) -> None:
+    """``--loop``: the event loop mpp-monitor runs on (its `run --loop`)."""
+    p.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default="asyncio",
+        help="mpp-monitor's event loop (run --loop; default asyncio)",
     )
 
 
@@ -1008,6 +1028,7 @@ async def amain(s: Settings) -> int:
     print(f"open-files limit {nofile}; running as {'root' if root else 'non-root'}")
     if s.source is not None:
         print(f"mpp-monitor from {s.source}")
+    print(f"mpp-monitor event loop: {s.loop}")
     if not MPP.exists():
         print(f"{MPP} missing: run ./tasks setup first", file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ In-process figures (CPU-seconds of this process, user + system) that explain
 
 Loopback only (bench/targets_server.py in a child process; ICMP to 127.88.0.x needs root).
 
-    .venv/bin/python bench/probe_floors.py [--probes 4000] [--targets 2000] [--gc]
+    .venv/bin/python bench/probe_floors.py [--probes 4000] [--targets 2000] [--gc] [--no-runtime]
 """
 
 from __future__ import annotations
@@ -128,7 +128,11 @@ async def floors(layout: cb.Layout, n: int, root: bool) -> None:
     await back_to_back("floor: loop.sock_connect + RST close", n, 8, sock_connect)
     await back_to_back("floor: aiohttp GET, session per request", n // 2, 8, aiohttp_get)
     await back_to_back("probes.tcp.probe", n, 8, tcp_probe)
-    await back_to_back("probes.http.probe", n // 2, 8, http_probe)
+    for lean in (True, False):
+        http.LEAN = lean
+        path = "lean path" if lean else "aiohttp client path"
+        await back_to_back(f"probes.http.probe ({path})", n // 2, 8, http_probe)
+    http.LEAN = True
     if root:
         await icmp.setup(ctx)
         icmps = [_target(i, "icmp", cb.icmp_address(i)) for i in range(200)]
@@ -289,6 +293,7 @@ async def amain() -> None:
     p.add_argument("--interval", type=float, default=15.0)
     p.add_argument("--seconds", type=float, default=30.0, help="runtime window")
     p.add_argument("--gc", action="store_true", help="also measure GC pauses at 10,000 targets")
+    p.add_argument("--no-runtime", action="store_true", help="floors and probes only")
     p.add_argument("--gc-seconds", type=float, default=60.0, help="window of the GC part")
     a = p.parse_args()
     n = max(100, min(a.probes, MAX_PROBES))
@@ -299,7 +304,8 @@ async def amain() -> None:
         try:
             layout = cb.start_targets(children, tmp, 1800)
             await floors(layout, n, os.geteuid() == 0)
-            await runtime(tmp, min(a.targets, cb.MAX_TARGETS), a.interval, min(a.seconds, 300))
+            if not a.no_runtime:
+                await runtime(tmp, min(a.targets, cb.MAX_TARGETS), a.interval, min(a.seconds, 300))
             if a.gc:
                 await gc_pauses(tmp, 10_000, min(a.gc_seconds, 300))
         finally:

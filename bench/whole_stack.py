@@ -39,6 +39,7 @@ from bench.compare_blackbox import (
     Children,
     Layout,
     Mpp,
+    add_loop_argument,
     cpu_seconds,
     find_blackbox,
     free_port,
@@ -155,7 +156,7 @@ async def measure_mpp(
 ) -> Side:
     inv = tmp / "inventory.yaml"
     write_inventory(inv, kinds, layout, a.interval, min(5.0, a.interval * 0.6), 1)
-    async with Mpp(children, tmp, "stack", inv, a.source) as mpp:
+    async with Mpp(children, tmp, "stack", inv, a.source, a.loop) as mpp:
         await mpp.ready(120)
         prom_pid, prom = start_prometheus(
             children, tmp, "mpp", mpp_config(f"127.0.0.1:{mpp.port}", a.interval)
@@ -292,6 +293,7 @@ def main() -> int:
         default=None,
         help="run mpp-monitor from this source tree (python -m monitor, PYTHONPATH=DIR)",
     )
+    add_loop_argument(p)
     a = p.parse_args()
     a.source = a.source.resolve() if a.source else None
     a.targets = max(10, min(a.targets, MAX_TARGETS))
@@ -304,7 +306,7 @@ def main() -> int:
     print(
         f"{a.targets} targets ({a.mix}), one probe per target per {a.interval:g} s, "
         f"{a.duration:g} s measured after {a.warmup:g} s warm-up, {len(runs)} run(s), "
-        f"{time.monotonic() - started:.0f} s in all"
+        f"{time.monotonic() - started:.0f} s in all; mpp-monitor event loop {a.loop}"
     )
     show(runs)
     return 0

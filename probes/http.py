@@ -12,22 +12,30 @@ import base64
 import re
 import socket
 import ssl
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, NoReturn, Protocol
 
 import aiohttp
 from aiohttp import http_exceptions
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
+from aiohttp.helpers import HeadersMixin
+from aiohttp.http import HttpVersion
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from probes import net, tls
+from probes import http_lean, net, tls
 from probes.base import ProbeContext, ProbeResult, ProbeTarget
 from probes.settings import HttpSettings, IpFamily
 
 PHASES = ("resolve", "connect", "tls", "processing", "transfer")
 _REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
 _CHUNK = 64 * 1024
+
+LEAN = True
+"""Serve GET/HEAD without a body on :mod:`probes.http_lean`; False (or any other request):
+aiohttp's client. Tests set it to prove both paths."""
 
 
 class _Run(net.Run):
@@ -48,6 +56,32 @@ class _Run(net.Run):
         if self.expiries:
             self.values["ssl_earliest_cert_expiry"] = min(self.expiries)
         return super().result()
+
+
+class Reply(HeadersMixin):
+    """One response as both paths hand it to the checks: status, version, headers, body."""
+
+    def __init__(
+        self,
+        status: int,
+        version: HttpVersion | None,
+        headers: CIMultiDictProxy[str],
+        content: aiohttp.StreamReader,
+    ) -> None:
+        self.status = status
+        self.version = version
+        self.headers = self._headers = headers  # HeadersMixin reads _headers
+        self.content = content
+
+
+class _Exchange(Protocol):
+    """How one hop is carried: aiohttp's client session or the lean path."""
+
+    def request(
+        self, url: URL, method: str, body: str | None, headers: dict[str, str], https: bool
+    ) -> AbstractAsyncContextManager[Reply]:
+        """Connect, send, and yield the response head; the connection closes on exit."""
+        ...
 
 
 class _Resolver(AbstractResolver):
@@ -120,12 +154,11 @@ def _classify_response_error(exc: BaseException) -> tuple[str, str]:
     return "protocol_error", f"HTTP exchange failed: {type(exc).__name__}"
 
 
-def _classify_connect_error(exc: aiohttp.ClientConnectorError) -> tuple[str, str]:
-    os_error = exc.os_error
+def _classify_connect_error(os_error: OSError, host: str, port: int | None) -> tuple[str, str]:
     if isinstance(os_error, ConnectionRefusedError):
-        return "connect_refused", f"connection refused by {exc.host}:{exc.port}"
+        return "connect_refused", f"connection refused by {host}:{port}"
     text = os_error.strerror or str(os_error) or type(os_error).__name__
-    return "connect_error", f"cannot connect to {exc.host}:{exc.port}: {text}"[:200]
+    return "connect_error", f"cannot connect to {host}:{port}: {text}"[:200]
 
 
 def _origin(url: URL) -> tuple[str, str | None, int | None]:
@@ -210,8 +243,20 @@ async def _probe(target: ProbeTarget, settings: HttpSettings, ctx: ProbeContext,
         raise net.Failed("protocol_error", f"unsupported URL scheme {url.scheme!r}")
     auth = _auth_headers(url, settings, run)
     url = url.with_user(None).with_fragment(None)
-    start_origin = _origin(url)
+    if LEAN and settings.method in http_lean.METHODS and settings.body is None:
+        await _follow(_LeanExchange(settings, ctx, run), url, auth, settings, run)
+    else:
+        async with _session(settings, ctx, run, target.timeout) as session:
+            await _follow(_ClientExchange(session, settings, run), url, auth, settings, run)
+    budget = settings.latency_budget
+    elapsed = ctx.monotonic() - run.start
+    if budget is not None and elapsed > budget:
+        raise net.Failed("slow", f"took {elapsed:.3f}s, budget {budget:g}s")
 
+
+def _session(
+    settings: HttpSettings, ctx: ProbeContext, run: _Run, timeout: float
+) -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(
         force_close=True,  # a fresh connection per probe: connect and TLS are measured
         use_dns_cache=False,
@@ -220,54 +265,55 @@ async def _probe(target: ProbeTarget, settings: HttpSettings, ctx: ProbeContext,
         limit=0,
     )
     # asyncio.timeout in probe() is the deadline; these are only a backstop.
-    backstop = target.timeout + 1.0
+    backstop = timeout + 1.0
     client_timeout = aiohttp.ClientTimeout(
         total=backstop, sock_connect=backstop, sock_read=backstop
     )
-    async with aiohttp.ClientSession(
+    return aiohttp.ClientSession(
         connector=connector,
         timeout=client_timeout,
         trace_configs=[_trace(run)],
         max_line_size=settings.max_header_bytes,
         max_field_size=settings.max_header_bytes,
         cookie_jar=aiohttp.CookieJar(unsafe=True),
-    ) as session:
-        method = settings.method
-        body = settings.body
-        seen = {url}
-        redirects = 0
-        run.values["redirects"] = 0
-        while True:
-            headers = dict(settings.headers)
-            if _origin(url) == start_origin:
-                headers.update(auth)  # never send credentials to another origin
-            location = await _hop(session, url, method, body, headers, settings, run)
-            if location is None:
-                break
-            try:
-                next_url = url.join(URL(location)).with_fragment(None).with_user(None)
-            except (ValueError, TypeError):
-                raise net.Failed("protocol_error", "redirect with an invalid Location") from None
-            if next_url.scheme not in ("http", "https") or not next_url.host:
-                raise net.Failed("protocol_error", f"redirect to unsupported {next_url.scheme!r}")
-            if next_url in seen:
-                raise net.Failed("redirect_loop", f"redirect loop back to {_public(next_url)}")
-            if redirects >= settings.max_redirects:
-                raise net.Failed(
-                    "too_many_redirects", f"more than {settings.max_redirects} redirects"
-                )
-            redirects += 1
-            run.values["redirects"] = redirects
-            seen.add(next_url)
-            status = int(run.values["status_code"])
-            if status == 303 or (status in (301, 302) and method == "POST"):
-                method = "HEAD" if method == "HEAD" else "GET"  # as browsers do
-                body = None
-            url = next_url
-        budget = settings.latency_budget
-        elapsed = ctx.monotonic() - run.start
-        if budget is not None and elapsed > budget:
-            raise net.Failed("slow", f"took {elapsed:.3f}s, budget {budget:g}s")
+    )
+
+
+async def _follow(
+    exchange: _Exchange, url: URL, auth: dict[str, str], settings: HttpSettings, run: _Run
+) -> None:
+    """Make the request, following redirects hop by hop as the settings allow."""
+    start_origin = _origin(url)
+    method = settings.method
+    body = settings.body
+    seen = {url}
+    redirects = 0
+    run.values["redirects"] = 0
+    while True:
+        headers = dict(settings.headers)
+        if _origin(url) == start_origin:
+            headers.update(auth)  # never send credentials to another origin
+        location = await _hop(exchange, url, method, body, headers, settings, run)
+        if location is None:
+            return
+        try:
+            next_url = url.join(URL(location)).with_fragment(None).with_user(None)
+        except (ValueError, TypeError):
+            raise net.Failed("protocol_error", "redirect with an invalid Location") from None
+        if next_url.scheme not in ("http", "https") or not next_url.host:
+            raise net.Failed("protocol_error", f"redirect to unsupported {next_url.scheme!r}")
+        if next_url in seen:
+            raise net.Failed("redirect_loop", f"redirect loop back to {_public(next_url)}")
+        if redirects >= settings.max_redirects:
+            raise net.Failed("too_many_redirects", f"more than {settings.max_redirects} redirects")
+        redirects += 1
+        run.values["redirects"] = redirects
+        seen.add(next_url)
+        status = int(run.values["status_code"])
+        if status == 303 or (status in (301, 302) and method == "POST"):
+            method = "HEAD" if method == "HEAD" else "GET"  # as browsers do
+            body = None
+        url = next_url
 
 
 def _tls_context(settings: HttpSettings) -> tls.TimedSSLContext:
@@ -278,7 +324,7 @@ def _tls_context(settings: HttpSettings) -> tls.TimedSSLContext:
 
 
 async def _hop(
-    session: aiohttp.ClientSession,
+    exchange: _Exchange,
     url: URL,
     method: str,
     body: str | None,
@@ -288,43 +334,31 @@ async def _hop(
 ) -> str | None:
     """Make one request; return the Location to follow, or None when this is the final hop."""
     https = url.scheme == "https"
-    sslcontext: ssl.SSLContext | bool = _tls_context(settings) if https else False
     assert url.host is not None
     run.address = net.literal(url.host)
     run.ssl_object = None
     run.switch("connect")
     try:
-        async with session.request(
-            method, url, headers=headers, data=body, allow_redirects=False, ssl=sslcontext
-        ) as resp:
+        async with exchange.request(url, method, body, headers, https) as reply:
             run.switch("transfer")
-            _record_response(resp, url, run)
+            _record_response(reply, url, run)
             if https:
                 _record_tls(run)
             if (
                 settings.follow_redirects
-                and resp.status in _REDIRECT_CODES
-                and "Location" in resp.headers
+                and reply.status in _REDIRECT_CODES
+                and "Location" in reply.headers
             ):
                 run.switch(None)
-                return resp.headers["Location"]
-            await _read_and_check(resp, settings, run)
+                return reply.headers["Location"]
+            await _read_and_check(reply, settings, run)
             run.switch(None)
             return None
-    except aiohttp.ClientConnectorCertificateError as exc:
-        reason, detail = tls.classify(exc.certificate_error)
-        run.fail(reason, detail)  # kept if the deadline hits during the second handshake
-        await _expiry_after_failure(url, settings, run)
-        raise net.Failed(reason, detail) from None
-    except aiohttp.ClientConnectorSSLError as exc:
-        raise net.Failed(*tls.classify(exc.os_error)) from None
-    except aiohttp.ClientConnectorDNSError as exc:
-        raise net.Failed("dns", str(exc.os_error)[:200]) from None
-    except aiohttp.ClientConnectorError as exc:
-        raise net.Failed(*_classify_connect_error(exc)) from None
-    except aiohttp.ClientSSLError as exc:
-        raise net.Failed("tls_error", f"TLS failed: {type(exc).__name__}") from None
-    except (aiohttp.ClientResponseError, aiohttp.ClientPayloadError) as exc:
+    except (
+        aiohttp.ClientResponseError,
+        aiohttp.ClientPayloadError,
+        http_exceptions.HttpProcessingError,
+    ) as exc:
         raise net.Failed(*_classify_response_error(exc)) from None
     except aiohttp.ServerDisconnectedError:
         raise net.Failed(
@@ -336,18 +370,114 @@ async def _hop(
         raise net.Failed("protocol_error", f"HTTP exchange failed: {type(exc).__name__}") from None
 
 
-def _record_response(resp: aiohttp.ClientResponse, url: URL, run: _Run) -> None:
-    run.values["status_code"] = resp.status
-    version = resp.version
+async def _certificate_failed(
+    exc: ssl.SSLCertVerificationError, url: URL, settings: HttpSettings, run: _Run
+) -> NoReturn:
+    """Fail the run for a rejected certificate, still reporting the chain's expiry."""
+    reason, detail = tls.classify(exc)
+    run.fail(reason, detail)  # kept if the deadline hits during the second handshake
+    await _expiry_after_failure(url, settings, run)
+    raise net.Failed(reason, detail)
+
+
+class _ClientExchange:
+    """Hops through aiohttp's client session (any method, body, or feature)."""
+
+    def __init__(self, session: aiohttp.ClientSession, settings: HttpSettings, run: _Run) -> None:
+        self._session = session
+        self._settings = settings
+        self._run = run
+
+    @asynccontextmanager
+    async def request(
+        self, url: URL, method: str, body: str | None, headers: dict[str, str], https: bool
+    ) -> AsyncIterator[Reply]:
+        """One request on a fresh connection of the session."""
+        sslcontext: ssl.SSLContext | bool = _tls_context(self._settings) if https else False
+        try:
+            async with self._session.request(
+                method, url, headers=headers, data=body, allow_redirects=False, ssl=sslcontext
+            ) as resp:
+                self._keep_peer(resp)
+                yield Reply(resp.status, resp.version, resp.headers, resp.content)
+        except aiohttp.ClientConnectorCertificateError as exc:
+            cert_error = exc.certificate_error
+            assert isinstance(cert_error, ssl.SSLCertVerificationError)
+            await _certificate_failed(cert_error, url, self._settings, self._run)
+        except aiohttp.ClientConnectorSSLError as exc:
+            raise net.Failed(*tls.classify(exc.os_error)) from None
+        except aiohttp.ClientConnectorDNSError as exc:
+            raise net.Failed("dns", str(exc.os_error)[:200]) from None
+        except aiohttp.ClientConnectorError as exc:
+            raise net.Failed(*_classify_connect_error(exc.os_error, exc.host, exc.port)) from None
+        except aiohttp.ClientSSLError as exc:
+            raise net.Failed("tls_error", f"TLS failed: {type(exc).__name__}") from None
+
+    def _keep_peer(self, resp: aiohttp.ClientResponse) -> None:
+        if self._run.address is None:
+            transport = resp.connection.transport if resp.connection else None
+            peer = transport.get_extra_info("peername") if transport else None
+            if peer:
+                self._run.address = net.literal(str(peer[0]))
+
+
+class _LeanExchange:
+    """Hops on :mod:`probes.http_lean`: GET or HEAD, no body, a fresh connection each."""
+
+    def __init__(self, settings: HttpSettings, ctx: ProbeContext, run: _Run) -> None:
+        self._settings = settings
+        self._ctx = ctx
+        self._run = run
+        self._cookies = http_lean.Cookies()
+
+    @asynccontextmanager
+    async def request(
+        self, url: URL, method: str, body: str | None, headers: dict[str, str], https: bool
+    ) -> AsyncIterator[Reply]:
+        """One request on its own connection, aborted on exit."""
+        settings = self._settings
+        self._cookies.add_to(headers, url)
+        protocol = await self._connect(url, https)
+        try:
+            self._run.switch("processing")
+            head = http_lean.request_head(method, url, headers)
+            message, payload = await http_lean.exchange(
+                protocol, method, head, settings.max_header_bytes
+            )
+            self._cookies.keep(message.headers.getall("Set-Cookie", ()), url)
+            yield Reply(message.code, message.version, message.headers, payload)
+        finally:
+            protocol.abort()  # no graceful close: it could outlive the deadline
+
+    async def _connect(self, url: URL, https: bool) -> ResponseHandler:
+        settings, run = self._settings, self._run
+        host = url.raw_host
+        assert host is not None and url.port is not None
+        address = await net.resolve(run, self._ctx, host, settings.family)
+        mismatch = net.source_matches(settings.source, address)
+        if mismatch:
+            raise net.Failed("connect_error", mismatch)
+        run.switch("connect")
+        sslcontext = _tls_context(settings) if https else None
+        try:
+            return await http_lean.connect(
+                address, url.port, host.rstrip("."), sslcontext, settings.source
+            )  # the name verified and sent as SNI has no trailing dot, as aiohttp's
+        except ssl.SSLCertVerificationError as exc:
+            await _certificate_failed(exc, url, settings, run)
+        except ssl.SSLError as exc:
+            raise net.Failed(*tls.classify(exc)) from None
+        except OSError as exc:
+            raise net.Failed(*_classify_connect_error(exc, host, url.port)) from None
+
+
+def _record_response(reply: Reply, url: URL, run: _Run) -> None:
+    run.values["status_code"] = reply.status
+    version = reply.version
     if version is not None:
         run.values["http_version"] = version.major + version.minor / 10
         run.info["http_version_text"] = f"HTTP/{version.major}.{version.minor}"
     run.info["final_url"] = _public(url)
-    if run.address is None:
-        transport = resp.connection.transport if resp.connection else None
-        peer = transport.get_extra_info("peername") if transport else None
-        if peer:
-            run.address = net.literal(str(peer[0]))
 
 
 def _record_tls(run: _Run) -> None:
@@ -370,7 +500,7 @@ async def _expiry_after_failure(url: URL, settings: HttpSettings, run: _Run) -> 
         run.expiries.append(expiry)
 
 
-async def _read_and_check(resp: aiohttp.ClientResponse, settings: HttpSettings, run: _Run) -> None:
+async def _read_and_check(resp: Reply, settings: HttpSettings, run: _Run) -> None:
     keep = bool(settings.body_must_match or settings.body_must_not_match)
     buffer = bytearray()
     total = 0

@@ -288,6 +288,20 @@ def get_resolver(ctx: ProbeContext) -> Resolver:
     return _default
 
 
+async def resolve(run: Run, ctx: ProbeContext, host: str, family: IpFamily) -> Address:
+    """Return the address to probe and keep it on ``run``: a literal as it is, a name through
+    the context's resolver (timed as the ``resolve`` phase; a failed lookup is ``dns``)."""
+    address = literal(host)
+    if address is None:
+        run.switch("resolve")
+        try:
+            address = await get_resolver(ctx).resolve(host, family)
+        except ResolveError as exc:
+            raise Failed("dns", str(exc)) from None
+    run.address = address
+    return address
+
+
 def source_matches(source: str | None, address: Address) -> str | None:
     """Return an error text if the source address cannot reach ``address``'s family."""
     if source is None:

@@ -46,14 +46,7 @@ async def _probe(
         host, port = net.split_host_port(target.address)
     except ValueError as exc:
         raise net.Failed("connect_error", str(exc)) from None
-    address = net.literal(host)
-    if address is None:
-        run.switch("resolve")
-        try:
-            address = await net.get_resolver(ctx).resolve(host, settings.family)
-        except net.ResolveError as exc:
-            raise net.Failed("dns", str(exc)) from None
-    run.address = address
+    address = await net.resolve(run, ctx, host, settings.family)
     mismatch = net.source_matches(settings.source, address)
     if mismatch:
         raise net.Failed("connect_error", mismatch)

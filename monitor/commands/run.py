@@ -76,6 +76,12 @@ def add_service_arguments(parser: argparse.ArgumentParser, listen: str, serves: 
     )
     add_outbox_argument(parser)
     parser.add_argument(
+        "--loop",
+        default="asyncio",
+        choices=LOOPS,
+        help="event loop: asyncio's own, or uvloop (the `uvloop` extra; default asyncio)",
+    )
+    parser.add_argument(
         "--log-level",
         default="info",
         choices=("debug", "info", "warning", "error"),
@@ -292,12 +298,31 @@ async def until_stopped(name: str, serving: Awaitable[object]) -> int:
     return 0
 
 
+LOOPS = ("asyncio", "uvloop")
+
+
+def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """Return the factory of the named event loop (None: asyncio's default); ImportError
+    when uvloop is asked for and not installed."""
+    if name == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop
+    return None
+
+
 def run_service(
     args: argparse.Namespace, main: Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 ) -> int:
-    """Log as ``--log-level`` says and run ``main(args)`` in a new event loop."""
+    """Log as ``--log-level`` says and run ``main(args)`` in a new event loop (``--loop``)."""
     logs.configure(args.log_level, args.log_format)
-    return asyncio.run(main(args))
+    try:
+        factory = loop_factory(args.loop)
+    except ImportError:
+        logs.say("--loop uvloop: uvloop is not installed (pip install 'mpp-monitor[uvloop]')")
+        return 1
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(main(args))
 
 
 def _offline(internet_up: bool | None) -> bool | None:

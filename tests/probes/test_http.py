@@ -27,6 +27,13 @@ RawFactory = Callable[..., Awaitable[RawServer]]
 DEADLINE = 1.5
 
 
+@pytest.fixture(autouse=True, params=["lean", "client"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs on both paths: the lean one and aiohttp's client."""
+    monkeypatch.setattr(http, "LEAN", request.param == "lean")
+    return str(request.param)
+
+
 async def run(url: str, ctx: ProbeContext, timeout: float = 3.0, **settings: Any) -> ProbeResult:
     """Probe ``url`` with the given settings."""
     return await http.probe(
@@ -481,6 +488,9 @@ async def test_valid_certificate_with_custom_ca(
     assert result.phases["tls"] > 0
     by_ip = await run(f"https://127.0.0.1:{port}/", ctx, ca_file=certs.ca_file)
     assert by_ip.success, by_ip
+    # a trailing dot is not part of the name verified (nor of the SNI), as in aiohttp
+    dotted = await run(f"https://localhost.:{port}/", ctx, ca_file=certs.ca_file)
+    assert dotted.success, dotted
     untrusted_by_default = await run(f"https://localhost:{port}/", ctx)
     assert untrusted_by_default.reason == "tls_untrusted"
 
@@ -621,3 +631,79 @@ async def test_missing_ca_file_is_a_tls_error(
     result = await run(f"https://localhost:{port}/", ctx, ca_file=tmp_path / "missing.pem")
     assert (result.success, result.reason) == (False, "tls_error")
     assert "missing.pem" in result.info["detail"]
+
+
+# --- the two paths ---------------------------------------------------------------------------
+
+
+async def test_lean_path_serves_get_and_head_client_the_rest(
+    web_server: WebServer, ctx: ProbeContext, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions: list[str] = []
+    real_session = http.aiohttp.ClientSession
+
+    def counting_session(*args: Any, **kwargs: Any) -> Any:
+        sessions.append("client")
+        return real_session(*args, **kwargs)
+
+    monkeypatch.setattr(http.aiohttp, "ClientSession", counting_session)
+    port = await web_server(hello_app())
+    for method in ("GET", "HEAD"):
+        assert (await run(f"http://127.0.0.1:{port}/", ctx, method=method)).success
+    assert sessions == ([] if path == "lean" else ["client", "client"])
+    posted = await run(f"http://127.0.0.1:{port}/echo", ctx, method="POST", body="x")
+    assert posted.success, posted
+    assert sessions[-1:] == ["client"]  # a body: always aiohttp's client
+
+
+async def test_cookie_set_by_a_redirect_is_sent_on(
+    web_server: WebServer, ctx: ProbeContext
+) -> None:
+    async def login(request: web.Request) -> web.Response:
+        response = web.HTTPFound("/home")
+        response.set_cookie("sesi", "gerai-07")
+        raise response
+
+    async def home(request: web.Request) -> web.Response:
+        if request.cookies.get("sesi") != "gerai-07":
+            return web.Response(status=403, text="no session")
+        return web.Response(text="welcome back")
+
+    app = web.Application()
+    app.router.add_get("/login", login)
+    app.router.add_get("/home", home)
+    port = await web_server(app)
+    result = await run(f"http://127.0.0.1:{port}/login", ctx, body_must_match=["welcome"])
+    assert result.success, result
+    assert result.values["redirects"] == 1
+
+
+async def test_gzip_body_is_decoded_for_expectations(
+    web_server: WebServer, ctx: ProbeContext
+) -> None:
+    async def packed(request: web.Request) -> web.Response:
+        response = web.Response(text="antrian buka " * 200)
+        response.enable_compression(web.ContentCoding.gzip)
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", packed)
+    port = await web_server(app)
+    result = await run(f"http://127.0.0.1:{port}/", ctx, body_must_match=["^antrian buka"])
+    assert result.success, result
+    capped = await run(f"http://127.0.0.1:{port}/", ctx, max_body_bytes=1000)
+    assert capped.reason == "body_too_large"  # the cap counts decoded bytes
+
+
+async def test_interim_100_response_is_skipped(raw_server: RawFactory, ctx: ProbeContext) -> None:
+    async def interim(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1 << 20)
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nsiap!")
+        await writer.drain()
+        await asyncio.Event().wait()
+
+    srv = await raw_server(interim)
+    result = await run(f"http://127.0.0.1:{srv.port}/", ctx, body_must_match=["siap"])
+    assert result.success, result
+    assert result.values["status_code"] == 200
