@@ -29,7 +29,11 @@ class RemoteWrite:
     batch_send_deadline: str = "10s"
     max_samples_per_send: int = 2000
     capacity: int = 10000
-    max_shards: int = 4
+    # One shard, never resharded: a site sends a few hundred samples/s, which one shard
+    # carries many times over, and Prometheus 2.42 (Debian 12) stopped sending for good after
+    # a 10-minute outage when it resharded on the first successful send (bench/central_cut.py
+    # --cut 600, docs/central.md; upstream prometheus#11784). min == max: no resharding.
+    max_shards: int = 1
     max_backoff: str = "5m"
     name: str = "central"
     # "all": every series; "summary": not the per-target probe detail (see SERIES)
