@@ -29,12 +29,12 @@ class RemoteWrite:
     batch_send_deadline: str = "10s"
     max_samples_per_send: int = 2000
     capacity: int = 10000
-    # One shard, never resharded: a site sends a few hundred samples/s, which one shard
-    # carries many times over, and Prometheus 2.42 (Debian 12) stopped sending for good after
-    # a 10-minute outage when it resharded on the first successful send (bench/central_cut.py
-    # --cut 600, docs/central.md; upstream prometheus#11784). min == max: no resharding.
-    max_shards: int = 1
-    max_backoff: str = "5m"
+    max_shards: int = 4
+    # Both the failed sends and the WAL reader waiting for room in a full queue back off up
+    # to this: after a 10-minute cut with 5m, Prometheus 2.42 resumed only 5-10 minutes after
+    # the path came back (bench/central_cut.py --cut 600). 1m: a retry a minute while the path
+    # is down (nothing on a dead line), the backlog flowing within about two minutes after.
+    max_backoff: str = "1m"
     name: str = "central"
     # "all": every series; "summary": not the per-target probe detail (see SERIES)
     series: str = "all"
