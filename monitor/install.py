@@ -134,24 +134,27 @@ def _plain(text: str) -> Any:
     return YAML(typ="safe", pure=True).load(text)
 
 
-def _seq(parent: dict[str, Any], key: str) -> list[Any]:
-    """``parent[key]`` as a list, created when absent or empty (``rule_files:`` with nothing)."""
+def _child(parent: dict[str, Any], key: str, kind: type[Any], what: str) -> Any:
+    """``parent[key]``, created empty when absent or null (``rule_files:`` with nothing);
+    InstallError when it is there but not a ``what``."""
     value = parent.get(key)
     if value is None:
-        value = CommentedSeq()
+        value = CommentedSeq() if kind is list else CommentedMap()
         parent[key] = value
-    if not isinstance(value, list):
-        raise InstallError(f"{key}: expected a list, found {type(value).__name__}")
+    if not isinstance(value, kind):
+        raise InstallError(f"{key}: expected {what}, found {type(value).__name__}")
+    return value
+
+
+def _seq(parent: dict[str, Any], key: str) -> list[Any]:
+    """``parent[key]`` as a list (see _child)."""
+    value: list[Any] = _child(parent, key, list, "a list")
     return value
 
 
 def _map(parent: dict[str, Any], key: str) -> dict[str, Any]:
-    value = parent.get(key)
-    if value is None:
-        value = CommentedMap()
-        parent[key] = value
-    if not isinstance(value, dict):
-        raise InstallError(f"{key}: expected a mapping, found {type(value).__name__}")
+    """``parent[key]`` as a mapping (see _child)."""
+    value: dict[str, Any] = _child(parent, key, dict, "a mapping")
     return value
 
 

@@ -273,14 +273,20 @@ def _base_app(
 RUNBOOK_PAGE = Path(__file__).with_name("runbook.html")  # generated from docs/runbook.md
 
 
+_runbook_body: bytes | None = None
+
+
 async def runbook(request: web.Request) -> web.Response:
     """The runbook page: the "Panduan" links of the messages end here (``/runbook#mpp...``),
-    on the site's own server, so they work while the building is offline."""
-    try:
-        body = await asyncio.to_thread(RUNBOOK_PAGE.read_bytes)
-    except OSError:
-        raise web.HTTPNotFound(text="runbook page not installed\n") from None
-    return web.Response(body=body, content_type="text/html", charset="utf-8")
+    on the site's own server, so they work while the building is offline. Read once (a
+    file of the installed package), then served from memory."""
+    global _runbook_body
+    if _runbook_body is None:
+        try:
+            _runbook_body = await asyncio.to_thread(RUNBOOK_PAGE.read_bytes)
+        except OSError:
+            raise web.HTTPNotFound(text="runbook page not installed\n") from None
+    return web.Response(body=_runbook_body, content_type="text/html", charset="utf-8")
 
 
 def make_app(
