@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import math
 import time
 from collections.abc import Mapping
@@ -21,13 +20,13 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import aiohttp
-import jinja2
 from aiohttp import web
 
 from monitor import __version__
 from monitor.i18n import Catalogue, Language
 from monitor.report.prom import Prometheus, PrometheusError, redact
 from monitor.web.config import WebConfig
+from monitor.web.statuspage import page_template
 
 State = Literal["dark", "monitor_down", "offline", "trouble", "ok"]
 SEVERITY: dict[str, int] = {"dark": 0, "monitor_down": 1, "offline": 2, "trouble": 3, "ok": 4}
@@ -105,6 +104,9 @@ def queries(remember: str) -> dict[str, str]:
     }
 
 
+QUERY_NAMES = tuple(queries("1d"))
+
+
 def _by_site(result: list[Any]) -> dict[str, float]:
     out: dict[str, float] = {}
     for r in result:
@@ -132,7 +134,7 @@ def _flag(values: Mapping[str, float], site: str) -> bool | None:
 
 def classify(results: Mapping[str, list[Any]], now: float, dark_after: float) -> list[SiteRow]:
     """Rows for every site seen, worst state first (then region, regency, site)."""
-    v = {name: _by_site(results.get(name, [])) for name in queries("1d")}
+    v = {name: _by_site(results.get(name, [])) for name in QUERY_NAMES}
     labels = {**_labels(results.get("seen", [])), **_labels(results.get("fresh", []))}
     rows = []
     for site, lab in labels.items():
@@ -170,23 +172,12 @@ async def gather(
 
 
 def _age(seconds: float, lang: Language) -> str:
+    """``12 mnt lalu`` / ``12 min ago``: the largest whole unit of the age."""
     seconds = max(0.0, seconds)
-    units = (("hari", "d", 86400), ("jam", "h", 3600), ("mnt", "min", 60), ("dtk", "s", 1))
-    for word_id, word_en, size in units:
-        if seconds >= size or size == 1:
-            word = word_id if lang == "id" else word_en
-            return f"{int(seconds // size)} {word} {TEXT.text('ago', lang)}"
-    raise AssertionError("unreachable")
-
-
-@functools.lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("monitor.web", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    return env.get_template("sites.html.j2")
+    units = (("hari", "d", 86400), ("jam", "h", 3600), ("mnt", "min", 60))
+    word_id, word_en, size = next((u for u in units if seconds >= u[2]), ("dtk", "s", 1))
+    word = word_id if lang == "id" else word_en
+    return f"{int(seconds // size)} {word} {TEXT.text('ago', lang)}"
 
 
 def render_page(
@@ -212,7 +203,7 @@ def render_page(
             "closed": r.service_open is False,
         })  # fmt: skip
     totals = [(s, sum(1 for r in rows or [] if r.state == s)) for s in SEVERITY]
-    return _template().render(
+    return page_template("sites.html.j2").render(
         t=t,
         lang=lang,
         other="en" if lang == "id" else "id",

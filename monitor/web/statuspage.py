@@ -341,13 +341,15 @@ def _site(
 
 
 @functools.cache
-def _template() -> jinja2.Template:
+def page_template(name: str) -> jinja2.Template:
+    """A page template of monitor/web/templates (autoescape on, undefined names are errors);
+    the status page's and the central page's (monitor/web/sites.py)."""
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("monitor.web", "templates"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("statuspage.html.j2")
+    return env.get_template(name)
 
 
 def render_page(
@@ -369,7 +371,7 @@ def render_page(
     other: Language = "en" if lang == "id" else "id"
     site_ids = [s.site for s in snapshot.sites] or list(names.sites)
     first_zone = names.zones.get(site_ids[0], "Asia/Makassar") if site_ids else "Asia/Makassar"
-    return _template().render(
+    return page_template("statuspage.html.j2").render(
         lang=lang,
         t=t,
         refresh=int(refresh_seconds),

@@ -34,6 +34,15 @@ def promtool(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
+def run_rule_tests(test: dict[str, Any], tmp_path: Path) -> None:
+    """Write a promtool rule-test file next to the rules and pass it through promtool."""
+    path = tmp_path / "central.test.yml"
+    with path.open("w") as f:
+        YAML().dump(test, f)
+    result = promtool("test", "rules", path.name, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_agent_config_remote_writes_and_has_no_rules(tmp_path: Path) -> None:
     out = tmp_path / "agent.yml"
     url = "http://127.0.0.1:8428/api/v1/write"
@@ -97,11 +106,7 @@ def test_site_dark_fires_for_the_silent_site_only_and_to_the_centre(tmp_path: Pa
             }
         ],
     }  # fmt: skip
-    path = tmp_path / "central.test.yml"
-    with path.open("w") as f:
-        YAML().dump(test, f)
-    result = promtool("test", "rules", path.name, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_rule_tests(test, tmp_path)
 
 
 def test_summary_series_drop_the_probe_detail_and_keep_what_the_centre_reads(
@@ -195,8 +200,4 @@ def test_cross_site_rules_count_sites_without_recording_rules(tmp_path: Path) ->
                                  for e, x in expected],
         }],
     }  # fmt: skip
-    path = tmp_path / "central.test.yml"
-    with path.open("w") as f:
-        YAML().dump(test, f)
-    result = promtool("test", "rules", path.name, cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    run_rule_tests(test, tmp_path)

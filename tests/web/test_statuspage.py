@@ -181,7 +181,8 @@ def test_maintenance_windows_from_the_inventory() -> None:
 def test_the_page_comes_from_an_autoescaping_jinja2_template() -> None:
     from monitor.web import statuspage
 
-    template = statuspage._template()
-    assert template.environment.autoescape is True
-    assert template.filename is not None and template.filename.endswith("statuspage.html.j2")
+    for name in ("statuspage.html.j2", "sites.html.j2"):  # the status page, the central page
+        template = statuspage.page_template(name)
+        assert template.environment.autoescape is True
+        assert template.filename is not None and template.filename.endswith(name)
     assert {"statuspage.html.j2", "statuspage.css"} <= set(template.environment.list_templates())
