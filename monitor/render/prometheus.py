@@ -30,10 +30,10 @@ class RemoteWrite:
     max_samples_per_send: int = 2000
     capacity: int = 10000
     max_shards: int = 4
-    # Both the failed sends and the WAL reader waiting for room in a full queue back off up
-    # to this: after a 10-minute cut with 5m, Prometheus 2.42 resumed only 5-10 minutes after
-    # the path came back (bench/central_cut.py --cut 600). 1m: a retry a minute while the path
-    # is down (nothing on a dead line), the backlog flowing within about two minutes after.
+    # Failed sends back off up to this. With 5m, after a 10-minute cut Prometheus 2.42 had
+    # sent only the queued samples six minutes after the path came back (docs/central.md,
+    # bench/central_cut.py --cut 600); with 1m the same run lost nothing and caught up.
+    # A retry a minute on a dead line costs nothing.
     max_backoff: str = "1m"
     name: str = "central"
     # "all": every series; "summary": not the per-target probe detail (see SERIES)
