@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from aiohttp import web
 from metrics_render import synthetic_plan
 
+from monitor.commands.run import settle_memory
 from monitor.exporter import metrics_handler
 from monitor.plan import Plan, Target
 from monitor.scheduler import Histogram
@@ -150,7 +151,7 @@ async def run(args: argparse.Namespace) -> None:
     rnd = random.Random(args.seed)
     probe = make_probe(rnd)
     plan = with_interval(synthetic_plan(args.targets), args.interval)
-    svc = Service(probes={k: probe for k in KINDS})
+    svc = Service(probes={k: probe for k in KINDS}, after_warm=settle_memory)  # as `run` does
     hist = RecordingHistogram()
     svc.scheduler.lateness = hist
     app = web.Application()

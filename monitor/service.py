@@ -71,7 +71,8 @@ class Service:
         routing_for: Callable[[Plan], object] | None = None,
         resources: dict[str, Any] | None = None,
         refresh_interval: float = 1.0,
-        render_chunk: int = 250,
+        render_slice: float = 0.002,
+        after_warm: Callable[[], None] | None = None,
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -99,9 +100,11 @@ class Service:
         self.notifier: NotifierStats | None = None  # set by whoever owns the notifier
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(MonitorCollector(self, self._notifier))
-        self.renderer = MetricsRenderer(self, self._notifier, chunk=render_chunk)
+        self.renderer = MetricsRenderer(self, self._notifier, slice_seconds=render_slice)
         self._refresher: asyncio.Task[None] | None = None
         self._warming: asyncio.Task[None] | None = None
+        # called once a plan's /metrics label text is built (run: settle the GC's heap)
+        self._after_warm = after_warm
         self._started = False
         # Called after every recorded result (status page push, tests); must not raise.
         self.listeners: list[Callable[[Target, ProbeResult, float], None]] = []
@@ -157,9 +160,7 @@ class Service:
         if self._warming is not None:
             self._warming.cancel()
         # Label text for /metrics is built now, in slices, not during the first scrape.
-        self._warming = asyncio.get_running_loop().create_task(
-            self.renderer.warm(), name="metrics warm-up"
-        )
+        self._warming = asyncio.get_running_loop().create_task(self._warm(), name="metrics warm-up")
         if not self._started:
             self._scheduler.start()
             self._refresher = asyncio.get_running_loop().create_task(
@@ -218,6 +219,11 @@ class Service:
         await self._scheduler.stop()
         self.renderer.close()
         self._started = False
+
+    async def _warm(self) -> None:
+        await self.renderer.warm()
+        if self._after_warm is not None:
+            self._after_warm()
 
     async def _refresh_loop(self) -> None:
         # Maintenance windows open and close with time, not only with results.

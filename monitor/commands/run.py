@@ -182,8 +182,9 @@ def settle_memory() -> None:
     """Move the long-lived objects of a plan out of the garbage collector's way.
 
     At 10,000 targets a full collection walking them paused the loop for ~200 ms (probe
-    lateness); frozen, the longest pause was ~33 ms (bench/README.md). Called after start and
-    after each reload (unfreezing first, so the replaced plan can be collected).
+    lateness); frozen, the longest pause was ~33 ms (bench/README.md). Called once each plan's
+    /metrics label text is built (the Service's ``after_warm``: at start and after each
+    reload), unfreezing first so that the replaced plan can be collected.
     """
     gc.unfreeze()
     gc.collect()
@@ -241,6 +242,7 @@ async def serve(
         routing_for=notifier_routing if outbox is not None else None,
         down_after=plan.down_after,
         up_after=plan.up_after,
+        after_warm=settle_memory,
     )
     server: WebServer | None = None
     notifier: Notifier | None = None
@@ -260,8 +262,7 @@ async def serve(
             await service.apply_plan(plan)
         except Exception as exc:
             raise StartupError(f"{config_path}: {exc}") from None
-        settle_memory()
-        reloader = Reloader(service, config_path, loader, after_reload=settle_memory)
+        reloader = Reloader(service, config_path, loader)
         if notifier is not None:
             warn_open_webhook(listen[0], web_config)
         app = make_app(service, reloader, web_config=web_config, notifier=notifier)

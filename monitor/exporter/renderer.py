@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import Generator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,8 @@ from monitor.exporter.samples import (
     NotifierSource,
     entity_label_pairs,
     entity_samples,
-    small_families,
+    run_steps,
+    small_families_steps,
     target_label_pairs,
     target_samples,
 )
@@ -22,7 +24,7 @@ from monitor.exporter.text import LabelText, escape_label, fmt_value, sample_lin
 from monitor.plan import Plan
 from monitor.state import STATUSES, Status
 
-_PIECE_LINES: Final = 4096  # lines per piece of a rendering
+_PIECE_LINES: Final = 1024  # lines per piece of a rendering (~230 kB)
 
 
 class MetricsRenderer:
@@ -39,11 +41,12 @@ class MetricsRenderer:
         source: MetricsSource,
         notifier: NotifierSource | None = None,
         *,
-        chunk: int = 250,
+        slice_seconds: float = 0.002,
     ) -> None:
         self._source = source
         self._notifier = notifier
-        self.chunk = chunk  # targets/entities formatted between two yields to the loop
+        # the longest the renderer works between two yields to the loop (0: after each series)
+        self.slice_seconds = slice_seconds
         self._plan: Plan | None = None
         self._tlabels: dict[str, LabelText] = {}
         self._elabels: dict[str, LabelText] = {}
@@ -64,30 +67,34 @@ class MetricsRenderer:
         state = self._source.state
         self._reset_if_new_plan()
         tlabels, elabels = self._tlabels, self._elabels
-        for n, ts in enumerate(list(state.target_states()), 1):
+        clock, budget = time.perf_counter, self.slice_seconds
+        began = clock()
+        for ts in list(state.target_states()):
             if ts.target.id not in tlabels:
                 tlabels[ts.target.id] = LabelText(target_label_pairs(ts))
-            if n % self.chunk == 0:
+            if clock() - began >= budget:
                 await asyncio.sleep(0)
-        for n, es in enumerate(list(state.entity_states()), 1):
+                began = clock()
+        for es in list(state.entity_states()):
             if es.entity.id not in elabels:
                 elabels[es.entity.id] = LabelText(entity_label_pairs(es))
-            if n % self.chunk == 0:
+            if clock() - began >= budget:
                 await asyncio.sleep(0)
+                began = clock()
 
     def _build(self) -> Generator[None, None, list[tuple[str, list[str]]]]:
-        """Format every sample, yielding between chunks; return (header, lines) per family."""
+        """Format every sample, yielding after each slice; return (header, lines) per family."""
         state = self._source.state
-        state.refresh()
+        yield from state.refresh_steps()
         self._reset_if_new_plan()
         tlabels, elabels, status_text = self._tlabels, self._elabels, self._status_text
-        chunk = max(1, self.chunk)
+        clock, budget = time.perf_counter, self.slice_seconds
+        began = clock()
         tcols: list[list[str]] = [[] for _ in TARGET_FAMILIES]
         tnames = [f.name for f in TARGET_FAMILIES]
         textras = [f.extra for f in TARGET_FAMILIES]
         target_status = state.target_status
         status_fam = TARGET_FAMILIES[T_STATUS]
-        n = 0
         for ts in list(state.target_states()):
             tid = ts.target.id
             lbl = tlabels.get(tid)
@@ -112,9 +119,9 @@ class MetricsRenderer:
                 )
                 cached = status_text[tid] = (status, text)
             tcols[T_STATUS].append(cached[1])
-            n += 1
-            if n % chunk == 0:
+            if clock() - began >= budget:
                 yield
+                began = clock()
         ecols: list[list[str]] = [[] for _ in ENTITY_FAMILIES]
         for es in list(state.entity_states()):
             eid = es.entity.id
@@ -123,16 +130,26 @@ class MetricsRenderer:
                 lbl = elabels[eid] = LabelText(entity_label_pairs(es))
             for fi, extra, value in entity_samples(es):
                 ecols[fi].append(lbl.line(ENTITY_FAMILIES[fi], extra, value))
-            n += 1
-            if n % chunk == 0:
+            if clock() - began >= budget:
                 yield
+                began = clock()
         out: list[tuple[str, list[str]]] = []
         for fams, cols in ((TARGET_FAMILIES, tcols), (ENTITY_FAMILIES, ecols)):
             out.extend((fam.header, col) for fam, col in zip(fams, cols, strict=True) if col)
         notifier = self._notifier() if self._notifier else None
-        for fam, samples in small_families(self._source, notifier):
-            if samples:
-                out.append((fam.header, [sample_line(name, p, v) for name, p, v in samples]))
+        # the roll-ups: 1,000 counters are ~7,000 lines and tens of milliseconds
+        small = yield from small_families_steps(self._source, notifier)
+        began = clock()
+        for fam, samples in small:
+            if not samples:
+                continue
+            lines: list[str] = []
+            for name, pairs, value in samples:
+                lines.append(sample_line(name, pairs, value))
+                if clock() - began >= budget:
+                    yield
+                    began = clock()
+            out.append((fam.header, lines))
         return out
 
     @staticmethod
@@ -145,12 +162,7 @@ class MetricsRenderer:
 
     def render(self) -> bytes:
         """Render the whole exposition at once (no event loop needed)."""
-        steps = self._build()
-        while True:
-            try:
-                next(steps)
-            except StopIteration as stop:
-                return self._join(stop.value)
+        return self._join(run_steps(self._build()))
 
     async def _build_async(self) -> list[tuple[str, list[str]]]:
         steps = self._build()
@@ -167,14 +179,21 @@ class MetricsRenderer:
         return b"".join(await self.render_pieces())
 
     async def render_pieces(self) -> list[bytes]:
-        """Render as pieces of a few thousand lines, yielding to the loop between pieces
-        (joining and encoding 50 MB at once would hold the loop for a tenth of a second)."""
+        """Render as pieces of about a thousand lines, yielding to the loop between slices
+        (joining and encoding 50 MB at once would hold the loop for a tenth of a second, and
+        so would freeing the 240k lines of 10,000 targets at once: each family's lines are
+        dropped as soon as they are joined)."""
         pieces: list[bytes] = []
+        clock, budget = time.perf_counter, self.slice_seconds
+        began = clock()
         for header, lines in await self._build_async():
             pieces.append(header.encode())
             for i in range(0, len(lines), _PIECE_LINES):
                 pieces.append("".join(lines[i : i + _PIECE_LINES]).encode())
-                await asyncio.sleep(0)
+                if clock() - began >= budget:
+                    await asyncio.sleep(0)
+                    began = clock()
+            lines.clear()
         return pieces
 
     def _executor(self) -> ThreadPoolExecutor:

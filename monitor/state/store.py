@@ -432,9 +432,18 @@ class State:
 
     def refresh(self, wall: float | None = None) -> None:
         """Re-evaluate every entity parents-first (maintenance windows move with time)."""
+        for _ in self.refresh_steps(wall):
+            pass
+
+    def refresh_steps(self, wall: float | None = None, every: int = 256) -> Iterator[None]:
+        """``refresh`` in steps: yields after each ``every`` entities (a caller on the event
+        loop lets other work run there; results recorded meanwhile re-evaluate their own
+        entities, and the steps still to come re-evaluate theirs with the same time)."""
         now = self._wall() if wall is None else wall
-        for es in self._order:
+        for n, es in enumerate(list(self._order), 1):
             self._evaluate(es, now)
+            if n % every == 0:
+                yield
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -90,12 +90,10 @@ class Reloader:
         service: Reloadable,
         path: str | Path,
         loader: Loader = load_plan,
-        after_reload: Callable[[], None] | None = None,
     ) -> None:
         self.service = service
         self.path = path
         self.loader = loader
-        self.after_reload = after_reload  # e.g. run.settle_memory
         self._lock = asyncio.Lock()
 
     async def reload(self) -> list[str]:
@@ -114,8 +112,6 @@ class Reloader:
                 # apply_plan has recorded the failure and kept the old plan running
                 return [f"{self.path}: {exc.args[0] if isinstance(exc, KeyError) else exc}"]
             log.info("configuration reloaded from %s", self.path)
-            if self.after_reload is not None:
-                self.after_reload()
             return []
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import math
 import shutil
@@ -316,7 +317,7 @@ def test_fmt_value_matches_prometheus_client(v: float) -> None:
 
 async def test_async_and_gzipped_renderings_are_the_same_text(mpp: Mpp) -> None:
     src = populated(mpp)
-    renderer = MetricsRenderer(src, chunk=3)
+    renderer = MetricsRenderer(src, slice_seconds=0.0)
     whole = renderer.render()
     assert await renderer.render_async() == whole
     pieces = await renderer.render_pieces()
@@ -337,3 +338,57 @@ def test_every_family_is_declared_once_and_documented() -> None:
     assert in_module <= set(ALL_FAMILIES), in_module - set(ALL_FAMILIES)  # none left out
     doc = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
     assert not [n for n in names if f"`{n}" not in doc], "families missing from docs/metrics.md"
+
+
+async def _ticks_during(coro: object) -> int:
+    """Await a render while a ticker counts the loop iterations it let through."""
+    ticks = 0
+    done = False
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while not done:
+            await asyncio.sleep(0)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    await asyncio.sleep(0)
+    await coro  # type: ignore[misc]
+    done = True
+    await task
+    return ticks
+
+
+async def test_rendering_yields_to_the_loop_after_each_slice(mpp: Mpp) -> None:
+    src = populated(mpp)
+    series = sum(1 for _ in src.state.target_states()) + sum(1 for _ in src.state.entity_states())
+    eager = MetricsRenderer(src, slice_seconds=0.0)  # a slice is one target or entity
+    whole = eager.render()
+    assert await _ticks_during(eager.render_async()) >= series
+    lazy = MetricsRenderer(src, slice_seconds=60.0)  # never out of time: fixed yields only
+    assert await _ticks_during(lazy.render_async()) < series
+    assert await lazy.render_async() == whole  # slicing never changes the text
+
+
+async def test_warm_up_yields_too(mpp: Mpp) -> None:
+    src = populated(mpp)
+    series = sum(1 for _ in src.state.target_states()) + sum(1 for _ in src.state.entity_states())
+    renderer = MetricsRenderer(src, slice_seconds=0.0)
+    assert await _ticks_during(renderer.warm()) >= series
+    assert len(renderer._tlabels) + len(renderer._elabels) == series
+
+
+def test_refresh_in_steps_evaluates_every_entity_like_refresh(mpp: Mpp) -> None:
+    def statuses(state: State) -> dict[str, str]:
+        return {es.entity.id: es.status for es in state.entity_states()}
+
+    stepped, whole = populated(mpp).state, populated(mpp).state
+    ids = list(statuses(whole))
+    window = {ids[0]}  # the first entity (a parent of others) goes into maintenance
+    for state in (stepped, whole):
+        state.set_maintenance(lambda eid, _now: eid in window)
+    whole.refresh()
+    steps = list(stepped.refresh_steps(every=2))
+    assert len(steps) == len(ids) // 2
+    assert statuses(stepped) == statuses(whole)
+    assert statuses(whole)[ids[0]] == "maintenance"

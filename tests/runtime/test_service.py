@@ -229,3 +229,29 @@ async def test_a_scraper_leaving_mid_body_is_not_an_error(
             # the response ends (an error when writing, or aiohttp cancelling the handler)
             await eventually(lambda: handler.in_progress == 0)
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_after_warm_runs_once_each_plan_has_its_label_text(
+    fake_probes: FakeProbes, fast_mpp: Mpp
+) -> None:
+    """`run` settles the garbage collector's heap here (gc.freeze after the label text)."""
+    seen: list[int] = []
+    warmed = asyncio.Event()
+
+    def after_warm() -> None:
+        seen.append(len(svc.renderer._tlabels))
+        warmed.set()
+
+    svc = Service(probes=fake_probes.table(), after_warm=after_warm)
+    try:
+        m = fast_mpp
+        await svc.apply_plan(m.plan())
+        await warmed.wait()
+        warmed.clear()
+        kept = [t for t in m.targets if t.entity != m.printer.id]
+        entities = [e for e in m.entities if e.id != m.printer.id]
+        await svc.apply_plan(plan(entities, kept, [replace(m.counter, devices=(m.pc.id,))]))
+        await warmed.wait()
+        assert seen == [len(m.targets), len(kept)]  # every series' text, before the hook
+    finally:
+        await svc.stop()
