@@ -438,7 +438,7 @@ class Mpp:
         name: str,
         config: Path,
         source: Path | None = None,
-        loop: str = "asyncio",
+        loop: str = "auto",
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -452,7 +452,7 @@ class Mpp:
             env = {**os.environ, "PYTHONPATH": str(source)}
         self.proc = children.start(
             [*argv, "run", "--config", config, "--listen", f"127.0.0.1:{self.port}", *QUIET]
-            + (["--loop", loop] if loop != "asyncio" else []),
+            + ([] if loop == "auto" else ["--loop", loop]),  # auto: the tree's default
             self.log,
             env=env,
             cwd=str(source) if source is not None else None,
@@ -629,7 +629,7 @@ class Settings:
     mix: dict[str, int]
     scale: bool
     source: Path | None = None  # run mpp-monitor from this source tree instead
-    loop: str = "asyncio"  # mpp-monitor run --loop
+    loop: str = "auto"  # mpp-monitor run --loop
 
 
 async def run_mpp_kind(
@@ -1014,9 +1014,9 @@ def add_loop_argument(p: argparse.ArgumentParser) -> None:
     """``--loop``: the event loop mpp-monitor runs on (its `run --loop`)."""
     p.add_argument(
         "--loop",
-        choices=("asyncio", "uvloop"),
-        default="asyncio",
-        help="mpp-monitor's event loop (run --loop; default asyncio)",
+        choices=("auto", "asyncio", "uvloop"),
+        default="auto",
+        help="mpp-monitor's event loop (run --loop; default auto: uvloop when installed)",
     )
 
 

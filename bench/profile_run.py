@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.compare_blackbox import (
     Children,
     Mpp,
+    add_loop_argument,
     cpu_seconds,
     mix_kinds,
     parse_mix,
@@ -90,7 +91,7 @@ async def run(a: argparse.Namespace) -> int:
             kinds = mix_kinds(a.targets, parse_mix(a.mix))
             inv = tmp / "inventory.yaml"
             write_inventory(inv, kinds, layout, a.interval, min(5.0, a.interval * 0.6), 1)
-            async with Mpp(children, tmp, "profile", inv, a.source) as mpp:
+            async with Mpp(children, tmp, "profile", inv, a.source, a.loop) as mpp:
                 await mpp.ready(120)
 
                 async def scraper() -> None:
@@ -119,7 +120,7 @@ async def run(a: argparse.Namespace) -> int:
         f"mpp-monitor from {a.source or ROOT}: {a.targets} targets ({a.mix}) every "
         f"{a.interval:g} s, scraped every {a.interval:g} s; {wall:.0f} s window, "
         f"{cpu:.2f} CPU-s ({cpu / probes * 1000:.3f} per 1,000 probes, about {probes:.0f} probes), "
-        f"py-spy at {a.rate}/s"
+        f"py-spy at {a.rate}/s; event loop {a.loop}"
     )
     show(a.out)
     return 0
@@ -148,6 +149,7 @@ def main() -> int:
     p.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "mpp.collapsed")
     p.add_argument("--source", type=Path, default=ROOT, help="source tree to run (PYTHONPATH)")
     p.add_argument("--analyze", type=Path, default=None, help="only print the breakdown of FILE")
+    add_loop_argument(p)
     a = p.parse_args()
     if a.analyze is not None:
         show(a.analyze)

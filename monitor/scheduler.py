@@ -2,11 +2,14 @@
 
 APScheduler (3.11, ``AsyncIOScheduler``) owns the timetable. Each target's start is spread
 over its interval by a stable hash of the target id (phase-aligned to the epoch, so a restart
-keeps each target's slot), rounded down to a ``SLOT`` (50 ms) grid. All targets with the same
+keeps each target's slot), rounded down to a grid of slots. All targets with the same
 interval and the same slot share ONE interval job: one APScheduler firing starts every probe
-due in that slot (at 10,000 targets every 15 s that is at most 300 firings per interval
-instead of 10,000; the per-firing cost of APScheduler -- trigger arithmetic, job store
+due in that slot (the per-firing cost of APScheduler -- trigger arithmetic, job store
 re-sorting, wake-up -- was the largest single cost in the profile, see docs/performance.md).
+The slot width (``slot_width``) grows from ``SLOT`` (50 ms) by doubling, up to ``MAX_SLOT``,
+until a slot holds ``PER_SLOT`` targets on average: at 10,000 targets every 15 s the slots
+are 50 ms wide (300 firings per interval instead of 10,000, ~33 targets each), at 1,000
+they are 400 ms (38 firings, ~27 each) instead of 300 firings of ~3.
 A small custom executor receives each due slot with its *planned* time, so start lateness
 (actual - planned) is exact; it runs each probe as our own asyncio task, which we can cancel
 cleanly on reload and shutdown.
@@ -32,7 +35,8 @@ import logging
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Final
@@ -65,8 +69,14 @@ LATENESS_BUCKETS: Final[tuple[float, ...]] = (
 
 
 SLOT: Final = 0.05
-"""Width of a time slot in seconds: targets whose staggered start falls in the same slot (and
-that share an interval) are fired together by one APScheduler job."""
+"""The narrowest time slot in seconds: targets whose staggered start falls in the same slot
+(and that share an interval) are fired together by one APScheduler job."""
+
+MAX_SLOT: Final = 0.8
+"""The widest slot in seconds (and at most an eighth of the interval)."""
+
+PER_SLOT: Final = 16
+"""Slots widen (doubling) while they hold fewer targets than this on average."""
 
 SlotKey = tuple[float, float]
 """(interval, slot phase) in seconds: identifies one slot job."""
@@ -157,15 +167,32 @@ def first_run(target_id: str, interval: float, now: float) -> float:
     return t
 
 
-def slot_phase(target_id: str, interval: float) -> float:
+def slot_width(interval: float, targets: int) -> float:
+    """Return the slot width for ``targets`` targets sharing an ``interval``: ``SLOT`` doubled
+    while a slot would hold fewer than ``PER_SLOT`` of them on average, at most ``MAX_SLOT``
+    and an eighth of the interval. Powers of two, so a plan must double or halve its size
+    before its targets move to another grid."""
+    width = SLOT
+    while (
+        targets * width < PER_SLOT * interval
+        and width * 2 <= MAX_SLOT + 1e-9
+        and width * 2 <= interval / 8 + 1e-9
+    ):
+        width *= 2
+    return round(width, 6)
+
+
+def slot_phase(target_id: str, interval: float, width: float = SLOT) -> float:
     """Return the target's stable offset within its interval, rounded down to the slot grid."""
     phase = stagger_phase(target_id, interval)
-    return round(math.floor(phase / SLOT + 1e-9) * SLOT, 6)
+    return round(math.floor(phase / width + 1e-9) * width, 6)
 
 
-def slot_key(target_id: str, interval: float) -> SlotKey:
-    """Return the slot job a target belongs to."""
-    return (interval, slot_phase(target_id, interval))
+def slot_keys(targets: Collection[Target]) -> dict[str, SlotKey]:
+    """Return the slot job of every target (slot widths from the targets per interval)."""
+    counts = Counter(t.interval for t in targets)
+    width = {interval: slot_width(interval, n) for interval, n in counts.items()}
+    return {t.id: (t.interval, slot_phase(t.id, t.interval, width[t.interval])) for t in targets}
 
 
 def slot_first_run(key: SlotKey, now: float) -> float:
@@ -302,7 +329,9 @@ class Scheduler:
 
         A changed target's in-flight run is cancelled (its result would describe the old
         definition); its job is replaced only when the interval changed, so the timetable
-        keeps its slot otherwise. Unchanged targets are not touched.
+        keeps its slot otherwise (unless the number of targets at its interval doubled or
+        halved, which changes the slot width: then every such target moves, by less than the
+        width). Unchanged targets are not touched otherwise.
         """
         self.prepare(targets)()
 
@@ -314,10 +343,11 @@ class Scheduler:
         interval no timetable can hold) raises, naming it, and the current jobs keep running."""
         new = {t.id: t for t in targets}
         self.check(new.values())
+        keys = slot_keys(new.values())
         triggers: dict[SlotKey, tuple[IntervalTrigger, int]] = {}
         now = self._wall()
         for tid, t in new.items():
-            key = slot_key(tid, t.interval)
+            key = keys[tid]
             if key in self._slots or key in triggers:
                 continue
             try:
@@ -326,7 +356,7 @@ class Scheduler:
                 raise ValueError(
                     f"target {tid}: cannot schedule every {t.interval:g}s: {exc}"
                 ) from None
-        return partial(self._install, new, triggers)
+        return partial(self._install, new, keys, triggers)
 
     def _trigger(self, key: SlotKey, now: float) -> tuple[IntervalTrigger, int]:
         """A slot's interval trigger on its epoch-aligned grid, and its misfire grace (s)."""
@@ -338,7 +368,10 @@ class Scheduler:
         return trigger, max(1, int(interval))
 
     def _install(
-        self, new: dict[str, Target], triggers: dict[SlotKey, tuple[IntervalTrigger, int]]
+        self,
+        new: dict[str, Target],
+        keys: dict[str, SlotKey],
+        triggers: dict[SlotKey, tuple[IntervalTrigger, int]],
     ) -> None:
         resume = self._aps.state == STATE_RUNNING
         if resume:
@@ -354,10 +387,10 @@ class Scheduler:
                 old = old_targets.get(tid)
                 if old is not None and old != t:
                     self._cancel(tid)
-                if old is None or old.interval != t.interval:
-                    if old is not None:
+                key = keys[tid]  # a new interval, or a new slot width for the interval
+                if self._slot_of.get(tid) != key:
+                    if tid in self._slot_of:
                         touched.add(self._leave_slot(tid))
-                    key = slot_key(tid, t.interval)
                     self._slots.setdefault(key, {})[tid] = None
                     self._slot_of[tid] = key
                     touched.add(key)

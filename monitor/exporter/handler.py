@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import math
 from collections.abc import Awaitable, Callable
@@ -29,12 +30,24 @@ class MetricsHandler:
     at most ``max_age`` seconds old, each response sends that shared text piece by piece (no copy
     per client), and a response not sent within ``deadline`` seconds is abandoned and its
     connection closed. So stalled readers hold at most ``deadline / max_age`` renderings.
+
+    A scraper on a loopback address (Prometheus on the same server, as deploy/ installs it)
+    gets the text uncompressed even when it accepts gzip: compressing costs both sides CPU
+    for bandwidth a loopback link does not need (``gzip_loopback=True`` compresses anyway).
     """
 
-    def __init__(self, service: _HasRenderer, *, deadline: float = 30.0, max_age: float = 1.0):
+    def __init__(
+        self,
+        service: _HasRenderer,
+        *,
+        deadline: float = 30.0,
+        max_age: float = 1.0,
+        gzip_loopback: bool = False,
+    ):
         self.service = service
         self.deadline = deadline
         self.max_age = max_age
+        self.gzip_loopback = gzip_loopback
         self.in_progress = 0  # responses being sent now
         self.renders = 0  # renderings made (shared by concurrent scrapes)
         self._lock = asyncio.Lock()
@@ -61,7 +74,9 @@ class MetricsHandler:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """Serve one scrape."""
-        gzipped = "gzip" in request.headers.get("Accept-Encoding", "")
+        gzipped = "gzip" in request.headers.get("Accept-Encoding", "") and (
+            self.gzip_loopback or not from_loopback(request)
+        )
         resp = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
         if gzipped:
             resp.headers["Content-Encoding"] = "gzip"
@@ -88,8 +103,19 @@ class MetricsHandler:
         return resp
 
 
+def from_loopback(request: web.Request) -> bool:
+    """Return True if the request's peer is a loopback address (127.0.0.0/8, ::1)."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    if not isinstance(peer, tuple) or not peer:
+        return False  # a Unix socket, or gone
+    try:
+        return ipaddress.ip_address(str(peer[0]).split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
 def metrics_handler(
-    service: _HasRenderer, **kwargs: float
+    service: _HasRenderer, *, deadline: float = 30.0, max_age: float = 1.0
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Return an aiohttp handler for a service's /metrics (see MetricsHandler)."""
-    return MetricsHandler(service, **kwargs).handle
+    return MetricsHandler(service, deadline=deadline, max_age=max_age).handle

@@ -1,4 +1,4 @@
-"""`--loop`: the service runs on asyncio's loop by default, on uvloop when asked and installed."""
+"""`--loop`: uvloop by default when installed (auto), asyncio's loop when asked or without it."""
 
 from __future__ import annotations
 
@@ -39,9 +39,27 @@ def _no_log_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(logs, "configure", lambda level, fmt: None)
 
 
-def test_default_loop_is_asyncio() -> None:
+def test_asyncio_when_asked() -> None:
     seen: list[str] = []
     assert run.run_service(_args("asyncio"), _loop_module(seen)) == 7
+    assert seen == ["asyncio.unix_events"]
+
+
+def test_the_default_is_auto_which_takes_uvloop_when_installed() -> None:
+    parser = argparse.ArgumentParser()
+    run.add_service_arguments(parser, "127.0.0.1:0", "test")
+    args = parser.parse_args(["--config", "x.yaml"])
+    assert args.loop == "auto"
+    pytest.importorskip("uvloop")  # a dependency on Linux
+    seen: list[str] = []
+    assert run.run_service(args, _loop_module(seen)) == 7
+    assert seen == ["uvloop"]
+
+
+def test_auto_falls_back_to_asyncio_without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails
+    seen: list[str] = []
+    assert run.run_service(_args("auto"), _loop_module(seen)) == 7
     assert seen == ["asyncio.unix_events"]
 
 

@@ -78,7 +78,7 @@ async def test_a_reader_that_stalls_past_the_deadline_is_cut() -> None:
 
 async def test_concurrent_scrapes_share_one_rendering_and_are_served_in_full() -> None:
     service = FakeService(32)  # more than the socket buffers hold
-    handler = MetricsHandler(service, deadline=30, max_age=60)  # type: ignore[arg-type]
+    handler = MetricsHandler(service, deadline=30, max_age=60, gzip_loopback=True)  # type: ignore[arg-type]
     runner, port = await serve(handler)
     try:
         stalled = [await stalled_reader(port) for _ in range(5)]

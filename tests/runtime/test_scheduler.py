@@ -13,7 +13,17 @@ from dataclasses import replace
 import pytest
 
 from monitor.plan import Target
-from monitor.scheduler import Histogram, Scheduler, bucket_quantile, first_run, stagger_phase
+from monitor.scheduler import (
+    MAX_SLOT,
+    PER_SLOT,
+    SLOT,
+    Histogram,
+    Scheduler,
+    bucket_quantile,
+    first_run,
+    slot_width,
+    stagger_phase,
+)
 from probes.base import ProbeContext, ProbeResult
 
 from .helpers import FakeProbes, ResultWatcher, entity, eventually, hang_forever, ok, target
@@ -265,3 +275,46 @@ async def test_stop_cancels_in_flight_runs_quietly(
     assert not sched.running
     assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize("interval", [0.2, 1.0, 5.0, 15.0, 60.0, 300.0])
+@pytest.mark.parametrize("n", [1, 3, 40, 300, 1000, 2200, 10_000, 100_000])
+def test_slot_width_doubles_until_a_slot_holds_enough_targets(interval: float, n: int) -> None:
+    width = slot_width(interval, n)
+    k = math.log2(width / SLOT)
+    assert k == pytest.approx(round(k)) and k >= 0  # SLOT times a power of two
+    capped = width * 2 > MAX_SLOT + 1e-9 or width * 2 > interval / 8 + 1e-9
+    assert n * width >= PER_SLOT * interval or capped  # wide enough, or as wide as allowed
+    if width > SLOT:  # and no wider than needed
+        assert n * (width / 2) < PER_SLOT * interval
+
+
+def test_slot_widths_of_the_documented_sizes() -> None:
+    assert slot_width(15.0, 10_000) == 0.05  # ~33 targets per firing already
+    assert slot_width(15.0, 1000) == 0.4  # 38 firings per interval instead of 300
+    assert slot_width(15.0, 1) == MAX_SLOT
+    assert slot_width(1.0, 1) == 0.1  # at most an eighth of the interval
+
+
+def _jobs(sched: Scheduler) -> int:
+    return len(sched._aps.get_jobs())
+
+
+async def test_slots_follow_the_plan_size_and_every_target_stays_on_exactly_one() -> None:
+    sched = Scheduler(lambda *a: None, CTX, probes=FakeProbes().table())
+    try:
+        few = targets(1000, interval=15.0, timeout=5.0)
+        many = few + [replace(t, id=f"{t.id}-{copy}") for copy in "bc" for t in few]
+        sched.set_targets(few)
+        wide = sched.slot_count()
+        assert wide <= math.ceil(15.0 / 0.4) and _jobs(sched) == wide
+        sched.set_targets(many)  # 3,000 targets: 100 ms slots, every target moves grid
+        assert len(many) == 3000 and slot_width(15.0, 3000) == 0.1
+        assert wide < sched.slot_count() <= math.ceil(15.0 / 0.1)
+        assert _jobs(sched) == sched.slot_count()  # no job left without targets
+        assert sorted(sched.job_ids()) == sorted(t.id for t in many)  # each one once
+        sched.set_targets(few)  # and back: the narrow slots lose their jobs
+        assert sched.slot_count() == wide and _jobs(sched) == wide
+        assert sorted(sched.job_ids()) == sorted(t.id for t in few)
+    finally:
+        await sched.stop()

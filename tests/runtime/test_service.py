@@ -125,8 +125,13 @@ async def test_metrics_handler_serves_plain_and_gzip(
     await svc.apply_plan(fast_mpp.plan())
     await watcher.wait_for(lambda: len(watcher.results) >= len(fast_mpp.targets))
     app = web.Application()
-    app.router.add_get("/metrics", metrics_handler(svc))
+    app.router.add_get("/metrics", MetricsHandler(svc, gzip_loopback=True).handle)
+    app.router.add_get("/default", metrics_handler(svc))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        # by default a scraper on loopback gets plain text even when it accepts gzip
+        local = await client.get("/default", headers={"Accept-Encoding": "gzip"})
+        assert "Content-Encoding" not in local.headers
+        assert b"\nprobe_success{" in await local.read()
         plain = await client.get("/metrics", headers={"Accept-Encoding": "identity"})
         assert plain.status == 200
         assert plain.headers["Content-Type"] == CONTENT_TYPE
