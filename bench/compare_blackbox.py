@@ -864,7 +864,8 @@ def report_scale(res: ScaleResult, s: Settings, kinds: list[KindResult]) -> None
     print(f"== {res.targets} targets ({mix}), {s.interval:g} s interval, timeout {s.timeout:g} s")
     print(
         f"start-up to ready: {res.startup:.1f} s; /metrics: {res.series} series, "
-        f"{res.size / 1e6:.1f} MB ({res.wire / 1e6:.2f} MB gzip on the wire)"
+        f"{res.size / 1e6:.1f} MB ({res.wire / 1e6:.2f} MB on the wire, "
+        f"{'gzip' if res.wire < res.size else 'uncompressed: loopback'})"
     )
     head = f"{'phase':<12}{'wall s':>7}{'CPU %':>7}{'CPU/1k':>8}{'probes':>8}{'p50 ms':>8}"
     head += f"{'p99 ms':>8}{'(bucket)':>9}{'skipped':>8}{'scrapes':>8}{'scrape ms p50/max':>19}"
