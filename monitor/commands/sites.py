@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import time
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,15 @@ def _duration(text: str) -> str:
     return text.strip()
 
 
+def _zone(text: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {text!r} (an IANA name such as Asia/Makassar)"
+        ) from None
+
+
 def configure(parser: argparse.ArgumentParser) -> None:
     """Add the page's arguments."""
     parser.add_argument(
@@ -58,6 +68,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="1d",
         metavar="DURATION",
         help="list sites heard from within this long (default %(default)s)",
+    )
+    parser.add_argument(
+        "--timezone",
+        type=_zone,
+        default="Asia/Makassar",
+        metavar="ZONE",
+        help="IANA time zone of the page's times, e.g. Asia/Jakarta (default %(default)s, WITA)",
     )
     parser.add_argument("--refresh", type=int, default=30, metavar="SECONDS")
     parser.add_argument("--lang", choices=("id", "en"), default="id")
@@ -91,7 +108,7 @@ def _once(args: argparse.Namespace) -> int:
     if args.json and rows is not None:
         text = json.dumps(rows_json(rows, now), indent=1) + "\n"
     else:
-        text = render_page(rows, now=now, lang=args.lang, refresh=args.refresh)
+        text = render_page(rows, now=now, lang=args.lang, refresh=args.refresh, tz=args.timezone)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     else:
@@ -131,7 +148,7 @@ async def _serve(args: argparse.Namespace, listen: tuple[str, int], web_config: 
     from monitor.web.sites import SitesPage, make_sites_app
 
     page = SitesPage(args.store, remember=args.remember, dark_after=args.dark_after,
-                     refresh=args.refresh)  # fmt: skip
+                     refresh=args.refresh, tz=args.timezone)  # fmt: skip
     stop = stop_on_signals()
     server = WebServer(make_sites_app(page, web_config), web_config=web_config)
     try:

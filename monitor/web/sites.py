@@ -15,9 +15,10 @@ import asyncio
 import datetime as dt
 import math
 import time
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 import aiohttp
 from aiohttp import web
@@ -180,13 +181,17 @@ def _age(seconds: float, lang: Language) -> str:
     return f"{int(seconds // size)} {word} {TEXT.text('ago', lang)}"
 
 
+DEFAULT_TZ: Final = zoneinfo.ZoneInfo("Asia/Makassar")  # WITA; `sites --timezone` for others
+TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S %Z"  # the zone's abbreviation: WIB, WITA, WIT
+
+
 def render_page(
     rows: list[SiteRow] | None,
     *,
     now: float,
     lang: Language = "id",
     refresh: int = 30,
-    tz: dt.tzinfo = dt.timezone(dt.timedelta(hours=8)),
+    tz: dt.tzinfo = DEFAULT_TZ,
 ) -> str:
     """The HTML page; rows None means the store did not answer."""
     t = TEXT.words(lang)
@@ -197,7 +202,7 @@ def render_page(
             **asdict(r),
             "state_word": t[f"s_{r.state}"],
             "seen_word": _age(now - r.last_seen, lang),
-            "seen_at": dt.datetime.fromtimestamp(r.last_seen, tz).strftime("%Y-%m-%d %H:%M:%S"),
+            "seen_at": dt.datetime.fromtimestamp(r.last_seen, tz).strftime(TIME_FORMAT),
             "internet_state": internet,
             "internet_word": t[internet],
             "closed": r.service_open is False,
@@ -211,7 +216,7 @@ def render_page(
         rows=shown,
         totals=[(s, n) for s, n in totals if n],
         store_down=rows is None,
-        updated=dt.datetime.fromtimestamp(now, tz).strftime("%Y-%m-%d %H:%M:%S"),
+        updated=dt.datetime.fromtimestamp(now, tz).strftime(TIME_FORMAT),
         version=__version__,
     )
 
@@ -232,8 +237,10 @@ class SitesPage:
         dark_after: float = 300.0,
         timeout: float = 10.0,
         refresh: int = 30,
+        tz: dt.tzinfo = DEFAULT_TZ,
     ) -> None:
         self.store_url = store_url
+        self.tz = tz  # the page's times (one zone for every site)
         self.shown = redact(store_url)
         self.remember = remember
         self.dark_after = dark_after
@@ -268,7 +275,7 @@ def make_sites_app(page: SitesPage, web_config: WebConfig | None = None) -> web.
         lang: Language = "en" if request.query.get("lang") == "en" else "id"
         now = time.time()
         rows = await page.rows(now)
-        body = render_page(rows, now=now, lang=lang, refresh=page.refresh)
+        body = render_page(rows, now=now, lang=lang, refresh=page.refresh, tz=page.tz)
         status = 503 if rows is None else 200
         return web.Response(text=body, content_type="text/html", charset="utf-8", status=status)
 

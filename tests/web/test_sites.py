@@ -172,3 +172,26 @@ def test_once_writes_the_page_and_fails_on_a_dead_store(tmp_path: Any) -> None:
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "invalid duration '5 minutes'" in bad.stderr
+
+
+def test_times_are_shown_in_the_chosen_zone_with_its_name() -> None:
+    import zoneinfo
+
+    rows = classify(answers(), NOW, 300)
+    wita = render_page(rows, now=NOW)  # 1,800,000,000 s = 2027-01-15 08:00:00 UTC
+    assert "2027-01-15 16:00:00 WITA" in wita
+    wib = render_page(rows, now=NOW, tz=zoneinfo.ZoneInfo("Asia/Jakarta"))
+    assert "2027-01-15 15:00:00 WIB" in wib and "WITA" not in wib
+    wit = render_page(rows, now=NOW, tz=zoneinfo.ZoneInfo("Asia/Jayapura"))
+    assert "2027-01-15 17:00:00 WIT" in wit  # and each site's "last heard" in the same zone
+    assert 'title="2027-01-15 16:45:00 WIT"' in wit  # site b, last heard 900 s before NOW
+
+
+def test_an_unknown_time_zone_is_refused_by_name() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "monitor", "sites", "--store", "http://127.0.0.1:1",
+         "--once", "--timezone", "Asia/Samarinda"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "unknown time zone 'Asia/Samarinda'" in bad.stderr and "Traceback" not in bad.stderr
