@@ -27,6 +27,30 @@ from monitor.state import STATUSES, Status
 _PIECE_LINES: Final = 1024  # lines per piece of a rendering (~230 kB)
 
 
+class _Slice:
+    """Says when a slice of work has used its time budget (then the caller yields)."""
+
+    __slots__ = ("began", "budget")
+
+    def __init__(self, budget: float) -> None:
+        self.budget = budget
+        self.began: float | None = None  # None: the next call starts a new slice
+
+    def over(self) -> bool:
+        """Return True once ``budget`` seconds went by since the slice began (and end it)."""
+        now = time.perf_counter()
+        if self.began is None:
+            self.began = now
+        if now - self.began >= self.budget:
+            self.began = None  # the time spent away from us does not count
+            return True
+        return False
+
+    def restart(self) -> None:
+        """Start a new slice at the next ``over`` (after the caller yielded by itself)."""
+        self.began = None
+
+
 class MetricsRenderer:
     """Renders the exposition text itself (see the module docstring).
 
@@ -67,20 +91,17 @@ class MetricsRenderer:
         state = self._source.state
         self._reset_if_new_plan()
         tlabels, elabels = self._tlabels, self._elabels
-        clock, budget = time.perf_counter, self.slice_seconds
-        began = clock()
+        work = _Slice(self.slice_seconds)
         for ts in list(state.target_states()):
             if ts.target.id not in tlabels:
                 tlabels[ts.target.id] = LabelText(target_label_pairs(ts))
-            if clock() - began >= budget:
+            if work.over():
                 await asyncio.sleep(0)
-                began = clock()
         for es in list(state.entity_states()):
             if es.entity.id not in elabels:
                 elabels[es.entity.id] = LabelText(entity_label_pairs(es))
-            if clock() - began >= budget:
+            if work.over():
                 await asyncio.sleep(0)
-                began = clock()
 
     def _build(self) -> Generator[None, None, list[tuple[str, list[str]]]]:
         """Format every sample, yielding after each slice; return (header, lines) per family."""
@@ -88,8 +109,7 @@ class MetricsRenderer:
         yield from state.refresh_steps()
         self._reset_if_new_plan()
         tlabels, elabels, status_text = self._tlabels, self._elabels, self._status_text
-        clock, budget = time.perf_counter, self.slice_seconds
-        began = clock()
+        work = _Slice(self.slice_seconds)
         tcols: list[list[str]] = [[] for _ in TARGET_FAMILIES]
         tnames = [f.name for f in TARGET_FAMILIES]
         textras = [f.extra for f in TARGET_FAMILIES]
@@ -119,9 +139,8 @@ class MetricsRenderer:
                 )
                 cached = status_text[tid] = (status, text)
             tcols[T_STATUS].append(cached[1])
-            if clock() - began >= budget:
+            if work.over():
                 yield
-                began = clock()
         ecols: list[list[str]] = [[] for _ in ENTITY_FAMILIES]
         for es in list(state.entity_states()):
             eid = es.entity.id
@@ -130,25 +149,23 @@ class MetricsRenderer:
                 lbl = elabels[eid] = LabelText(entity_label_pairs(es))
             for fi, extra, value in entity_samples(es):
                 ecols[fi].append(lbl.line(ENTITY_FAMILIES[fi], extra, value))
-            if clock() - began >= budget:
+            if work.over():
                 yield
-                began = clock()
         out: list[tuple[str, list[str]]] = []
         for fams, cols in ((TARGET_FAMILIES, tcols), (ENTITY_FAMILIES, ecols)):
             out.extend((fam.header, col) for fam, col in zip(fams, cols, strict=True) if col)
         notifier = self._notifier() if self._notifier else None
         # the roll-ups: 1,000 counters are ~7,000 lines and tens of milliseconds
         small = yield from small_families_steps(self._source, notifier)
-        began = clock()
+        work.restart()
         for fam, samples in small:
             if not samples:
                 continue
             lines: list[str] = []
             for name, pairs, value in samples:
                 lines.append(sample_line(name, pairs, value))
-                if clock() - began >= budget:
+                if work.over():
                     yield
-                    began = clock()
             out.append((fam.header, lines))
         return out
 
@@ -184,15 +201,13 @@ class MetricsRenderer:
         so would freeing the 240k lines of 10,000 targets at once: each family's lines are
         dropped as soon as they are joined)."""
         pieces: list[bytes] = []
-        clock, budget = time.perf_counter, self.slice_seconds
-        began = clock()
+        work = _Slice(self.slice_seconds)
         for header, lines in await self._build_async():
             pieces.append(header.encode())
             for i in range(0, len(lines), _PIECE_LINES):
                 pieces.append("".join(lines[i : i + _PIECE_LINES]).encode())
-                if clock() - began >= budget:
+                if work.over():
                     await asyncio.sleep(0)
-                    began = clock()
             lines.clear()
         return pieces
 
